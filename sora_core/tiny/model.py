@@ -1,0 +1,201 @@
+"""sora-tiny, the built-in model, top to bottom: a text encoder, a frame autoencoder and a (2+1)D
+video U-Net that denoises autoencoder latents by flow matching.
+
+Shapes: video latents are (B, C, T, H, W) = (B, 8, 16, 16, 16) for a 16-frame 64x64 clip.
+Each model is a diffusers `ModelMixin`/`ConfigMixin`, so it saves as safetensors with its config.
+"""
+
+import math
+
+import torch
+import torch.nn.functional as F
+from diffusers.configuration_utils import ConfigMixin, register_to_config
+from diffusers.models.modeling_utils import ModelMixin
+from torch import nn
+
+# ---------------------------------------------------------------------------------------------
+# Text encoder: word embeddings and a small transformer. The world's captions are short, and a
+# word-level tokenizer makes "which words does the model know" a simple vocabulary lookup.
+
+
+class TinyTextEncoder(ModelMixin, ConfigMixin):
+    @register_to_config
+    def __init__(self, vocab_size: int = 512, width: int = 96, layers: int = 2, heads: int = 4, max_len: int = 40):
+        super().__init__()
+        self.embed = nn.Embedding(vocab_size, width)
+        self.pos = nn.Parameter(torch.zeros(max_len, width))
+        layer = nn.TransformerEncoderLayer(width, heads, 2 * width, dropout=0.0, batch_first=True, norm_first=True)
+        self.blocks = nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
+        self.norm = nn.LayerNorm(width)
+
+    def forward(self, ids: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """ids, mask: (B, L). Returns tokens (B, L, D) and a pooled vector (B, D)."""
+        x = self.embed(ids) + self.pos[: ids.shape[1]]
+        x = self.norm(self.blocks(x, src_key_padding_mask=~mask.bool()))
+        m = mask.unsqueeze(-1).to(x.dtype)
+        pooled = (x * m).sum(1) / m.sum(1).clamp(min=1)
+        return x, pooled
+
+
+# ---------------------------------------------------------------------------------------------
+# Frame autoencoder: 64x64x3 <-> 16x16x8. A light encoder (it runs on every training clip once
+# and on uploads) and a heavier decoder that paints crisp frames.
+
+
+class ResBlock2d(nn.Module):
+    def __init__(self, channels: int):
+        super().__init__()
+        self.norm1, self.conv1 = nn.GroupNorm(8, channels), nn.Conv2d(channels, channels, 3, padding=1)
+        self.norm2, self.conv2 = nn.GroupNorm(8, channels), nn.Conv2d(channels, channels, 3, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.conv1(F.silu(self.norm1(x)))
+        return x + self.conv2(F.silu(self.norm2(h)))
+
+
+class TinyFrameAutoencoder(ModelMixin, ConfigMixin):
+    @register_to_config
+    def __init__(self, latent_channels: int = 8, width: int = 64, scaling_factor: float = 1.0,
+                 shift_factor: float = 0.0, latent_rgb_factors: list[list[float]] | None = None,
+                 latent_rgb_bias: list[float] | None = None):
+        # latent_rgb_*: a least-squares linear map from latents to 16x16 RGB in [-1, 1], fitted
+        # after training; it makes a live preview cost almost nothing (as ComfyUI and FramePack do).
+        super().__init__()
+        w = width
+        self.encoder = nn.Sequential(
+            nn.Conv2d(3, w // 2, 3, padding=1), nn.SiLU(),
+            nn.Conv2d(w // 2, w, 4, stride=2, padding=1), nn.SiLU(),  # 32x32
+            nn.Conv2d(w, w, 4, stride=2, padding=1), nn.SiLU(),  # 16x16
+            ResBlock2d(w), nn.Conv2d(w, latent_channels, 1),
+        )
+        self.decoder = nn.Sequential(
+            nn.Conv2d(latent_channels, w, 3, padding=1), ResBlock2d(w),
+            nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(w, w, 3, padding=1), ResBlock2d(w),  # 32
+            nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(w, w // 2, 3, padding=1), ResBlock2d(w // 2),
+            nn.GroupNorm(8, w // 2), nn.SiLU(), nn.Conv2d(w // 2, 3, 3, padding=1),  # 64
+        )
+
+    def encode(self, frames: torch.Tensor) -> torch.Tensor:
+        """frames (N, 3, 64, 64) in [-1, 1] -> normalised latents (N, 4, 16, 16)."""
+        return (self.encoder(frames) - self.config.shift_factor) * self.config.scaling_factor
+
+    def decode(self, latents: torch.Tensor) -> torch.Tensor:
+        return self.decoder(latents / self.config.scaling_factor + self.config.shift_factor)
+
+
+# ---------------------------------------------------------------------------------------------
+# Video U-Net. Every block is factorised: a 2D conv over space, a 1D conv over time, and FiLM from a
+# per-frame embedding (noise level of that frame + its position in the clip + the pooled text),
+# so the network knows from step one which frame it is painting; that is what motion needs.
+# Cross-attention to the text tokens at the two coarse levels binds words to places.
+
+
+def sinusoid(x: torch.Tensor, dim: int) -> torch.Tensor:
+    """x (...,) -> (..., dim) sinusoidal features."""
+    half = dim // 2
+    freqs = torch.exp(-math.log(10000) * torch.arange(half, device=x.device, dtype=torch.float32) / half)
+    args = x.float().unsqueeze(-1) * freqs
+    return torch.cat([args.sin(), args.cos()], dim=-1)
+
+
+class VideoResBlock(nn.Module):
+    def __init__(self, c_in: int, c_out: int, emb_dim: int):
+        super().__init__()
+        self.norm1, self.conv1 = nn.GroupNorm(8, c_in), nn.Conv2d(c_in, c_out, 3, padding=1)
+        self.film = nn.Linear(emb_dim, 2 * c_out)
+        self.norm2, self.conv2 = nn.GroupNorm(8, c_out), nn.Conv2d(c_out, c_out, 3, padding=1)
+        self.time_conv = nn.Conv1d(c_out, c_out, 3, padding=1)
+        self.skip = nn.Conv2d(c_in, c_out, 1) if c_in != c_out else nn.Identity()
+
+    def forward(self, x: torch.Tensor, emb: torch.Tensor, frames: int) -> torch.Tensor:
+        """x (B*T, C, H, W) frames as a batch; emb (B*T, E)."""
+        h = self.conv1(F.silu(self.norm1(x)))
+        scale, shift = self.film(emb)[:, :, None, None].chunk(2, dim=1)
+        h = self.norm2(h) * (1 + scale) + shift
+        h = self.conv2(F.silu(h))
+        bt, c, hh, ww = h.shape
+        # temporal mixing: (B*T, C, H, W) -> (B*H*W, C, T)
+        t = h.view(bt // frames, frames, c, hh, ww).permute(0, 3, 4, 2, 1).reshape(-1, c, frames)
+        t = self.time_conv(F.silu(t))
+        h = h + t.view(bt // frames, hh, ww, c, frames).permute(0, 4, 3, 1, 2).reshape(bt, c, hh, ww)
+        return self.skip(x) + h
+
+
+class AttentionBlock(nn.Module):
+    """Self-attention over space and time together (the grid is small at this level), then
+    cross-attention to the text tokens."""
+
+    def __init__(self, channels: int, text_dim: int, heads: int = 4):
+        super().__init__()
+        self.norm1 = nn.LayerNorm(channels)
+        self.self_attn = nn.MultiheadAttention(channels, heads, batch_first=True)
+        self.norm2 = nn.LayerNorm(channels)
+        self.cross_attn = nn.MultiheadAttention(channels, heads, kdim=text_dim, vdim=text_dim, batch_first=True)
+        self.norm3 = nn.LayerNorm(channels)
+        self.mlp = nn.Sequential(nn.Linear(channels, 2 * channels), nn.GELU(), nn.Linear(2 * channels, channels))
+
+    def forward(self, x: torch.Tensor, text: torch.Tensor, text_mask: torch.Tensor, frames: int,
+                pos: torch.Tensor) -> torch.Tensor:
+        bt, c, h, w = x.shape
+        b = bt // frames
+        seq = x.view(b, frames, c, h * w).permute(0, 1, 3, 2).reshape(b, frames * h * w, c) + pos
+        n = self.norm1(seq)
+        seq = seq + self.self_attn(n, n, n, need_weights=False)[0]
+        n = self.norm2(seq)
+        seq = seq + self.cross_attn(n, text, text, key_padding_mask=~text_mask.bool(), need_weights=False)[0]
+        seq = seq + self.mlp(self.norm3(seq))
+        seq = seq - pos
+        return seq.view(b, frames, h * w, c).permute(0, 1, 3, 2).reshape(bt, c, h, w)
+
+
+class TinyVideoUNet(ModelMixin, ConfigMixin):
+    @register_to_config
+    def __init__(self, latent_channels: int = 8, channels: tuple[int, int, int] = (64, 96, 128),
+                 text_dim: int = 96, emb_dim: int = 128, max_frames: int = 64, latent_size: int = 16):
+        super().__init__()
+        c0, c1, c2 = channels
+        # input: noisy latents, the clean condition latents, and the condition mask
+        self.conv_in = nn.Conv2d(2 * latent_channels + 1, c0, 3, padding=1)
+        self.noise_mlp = nn.Sequential(nn.Linear(64, emb_dim), nn.SiLU(), nn.Linear(emb_dim, emb_dim))
+        self.frame_pos = nn.Parameter(torch.randn(max_frames, emb_dim) * 0.02)
+        self.text_proj = nn.Linear(text_dim, emb_dim)
+        self.down0 = VideoResBlock(c0, c0, emb_dim)
+        self.pool0 = nn.Conv2d(c0, c1, 3, stride=2, padding=1)
+        self.down1 = VideoResBlock(c1, c1, emb_dim)
+        self.attn1 = AttentionBlock(c1, text_dim)
+        self.pool1 = nn.Conv2d(c1, c2, 3, stride=2, padding=1)
+        self.mid = VideoResBlock(c2, c2, emb_dim)
+        self.attn_mid = AttentionBlock(c2, text_dim)
+        self.up1 = VideoResBlock(c2 + c1, c1, emb_dim)
+        self.attn_up1 = AttentionBlock(c1, text_dim)
+        self.up0 = VideoResBlock(c1 + c0, c0, emb_dim)
+        self.norm_out = nn.GroupNorm(8, c0)
+        self.conv_out = nn.Conv2d(c0, latent_channels, 3, padding=1)
+        nn.init.zeros_(self.conv_out.weight)
+        nn.init.zeros_(self.conv_out.bias)
+        s1, s2 = latent_size // 2, latent_size // 4
+        self.pos1 = nn.Parameter(torch.randn(max_frames, s1 * s1, c1) * 0.02)
+        self.pos2 = nn.Parameter(torch.randn(max_frames, s2 * s2, c2) * 0.02)
+
+    def forward(self, sample: torch.Tensor, sigmas: torch.Tensor, cond: torch.Tensor, cond_mask: torch.Tensor,
+                text: torch.Tensor, text_mask: torch.Tensor, pooled: torch.Tensor) -> torch.Tensor:
+        """sample, cond: (B, C, T, H, W); sigmas, cond_mask: (B, T) per-frame noise level and
+        "this frame is given"; text (B, L, D), pooled (B, D). Returns the velocity (B, C, T, H, W)."""
+        b, c, frames, h, w = sample.shape
+        x = torch.cat([sample, cond, cond_mask[:, None, :, None, None].expand(b, 1, frames, h, w)], dim=1)
+        x = x.permute(0, 2, 1, 3, 4).reshape(b * frames, 2 * c + 1, h, w)  # frames as a batch
+        emb = self.noise_mlp(sinusoid(sigmas * 1000, 64)) + self.frame_pos[:frames] + self.text_proj(pooled)[:, None]
+        emb = F.silu(emb.reshape(b * frames, -1))
+        pos1 = self.pos1[:frames].reshape(1, -1, self.pos1.shape[-1])
+        pos2 = self.pos2[:frames].reshape(1, -1, self.pos2.shape[-1])
+
+        h0 = self.down0(self.conv_in(x), emb, frames)  # (BT, c0, 16, 16)
+        h1 = self.down1(self.pool0(h0), emb, frames)  # (BT, c1, 8, 8)
+        h1 = self.attn1(h1, text, text_mask, frames, pos1)
+        m = self.mid(self.pool1(h1), emb, frames)  # (BT, c2, 4, 4)
+        m = self.attn_mid(m, text, text_mask, frames, pos2)
+        u1 = self.up1(torch.cat([F.interpolate(m, scale_factor=2.0), h1], 1), emb, frames)
+        u1 = self.attn_up1(u1, text, text_mask, frames, pos1)
+        u0 = self.up0(torch.cat([F.interpolate(u1, scale_factor=2.0), h0], 1), emb, frames)
+        out = self.conv_out(F.silu(self.norm_out(u0)))
+        return out.view(b, frames, c, h, w).permute(0, 2, 1, 3, 4)

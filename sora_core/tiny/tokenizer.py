@@ -1,0 +1,58 @@
+"""The built-in model's tokenizer: a word-level `tokenizers` model over the world's vocabulary.
+
+Word level, because the model can only know the words its world uses; anything else maps to
+[UNK], which is exactly how the studio finds the words of a prompt that the model never learned.
+"""
+
+import re
+
+from tokenizers import Tokenizer, normalizers, pre_tokenizers
+from tokenizers.models import WordLevel
+from transformers import PreTrainedTokenizerFast
+
+from ..world import vocab
+
+PAD, UNK = "[PAD]", "[UNK]"
+MAX_TOKENS = 40
+
+
+def world_words() -> list[str]:
+    """Every word any caption of the world can contain, sorted."""
+    phrases: list[str] = []
+    for table in (vocab.COLOUR_WORDS, vocab.OBJECT_WORDS, vocab.OBJECT_PLURALS, vocab.BACKGROUNDS,
+                  vocab.MOTION_WORDS, vocab.THEN_WORDS, vocab.RELATION_WORDS, vocab.INTERACTION_WORDS,
+                  vocab.COUNT_WORDS, vocab.STYLE_WORDS, vocab.COUNT_MOTION_WORDS):
+        for options in table.values():
+            phrases.extend(options)
+    phrases += vocab.SEQUENCE_FORMS + ["a an the one it , :"]
+    # count words add an "s" to the first verb of a plural phrase ("rise" -> "rises")
+    phrases += [p.split()[0] + "s" for p in sum(vocab.COUNT_MOTION_WORDS.values(), [])]
+    words = set()
+    for phrase in phrases:
+        words.update(w for w in split_words(phrase.replace("{s}", " ").replace("{a}", " ").replace("{b}", " ")))
+    return sorted(words)
+
+
+def split_words(text: str) -> list[str]:
+    """The same split the tokenizer applies: lower case, words and punctuation apart."""
+    return re.findall(r"\w+|[^\w\s]+", text.lower())
+
+
+def build_tokenizer() -> PreTrainedTokenizerFast:
+    words = [PAD, UNK] + world_words()
+    model = WordLevel({w: i for i, w in enumerate(words)}, unk_token=UNK)
+    tok = Tokenizer(model)
+    tok.normalizer = normalizers.Sequence([normalizers.NFKC(), normalizers.Lowercase()])
+    tok.pre_tokenizer = pre_tokenizers.Whitespace()
+    return PreTrainedTokenizerFast(tokenizer_object=tok, pad_token=PAD, unk_token=UNK,
+                                   model_max_length=MAX_TOKENS)
+
+
+def unknown_words(tokenizer: PreTrainedTokenizerFast, text: str) -> list[str]:
+    """The words of `text` that the tokenizer maps to [UNK], in order, without repeats."""
+    vocabulary = tokenizer.get_vocab()
+    seen: list[str] = []
+    for word in split_words(text):
+        if word not in vocabulary and word not in seen:
+            seen.append(word)
+    return seen

@@ -1,0 +1,279 @@
+"""Trains sora-tiny from scratch on the procedural world, on a CPU.
+
+    python -m sora_core.train --run runs/sora-tiny --out assets/sora-tiny            # from scratch or resume
+    nohup python -m sora_core.train --run runs/sora-tiny --out assets/sora-tiny > runs/train.log 2>&1 &
+
+Three stages, all seeded, all resumable from `--run`:
+1. render a pool of world clips with captions (held-out combinations excluded);
+2. train the frame autoencoder on their frames, then encode the pool to latents;
+3. train the text encoder and video U-Net by flow matching on those latents, with random clean
+   prefixes (image-to-video and extension) and caption dropout (classifier-free guidance).
+The U-Net and text encoder are exported with their EMA weights to `--out` at every checkpoint.
+A checkpoint is small (~35 MB); `--resume-from` takes one from elsewhere (e.g. a committed one).
+"""
+
+import argparse
+import copy
+import json
+import math
+import random
+import shutil
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from diffusers import FlowMatchEulerDiscreteScheduler
+
+from .tiny.model import TinyFrameAutoencoder, TinyTextEncoder, TinyVideoUNet
+from .tiny.pipeline import SoraTinyPipeline, encode_text
+from .tiny.tokenizer import build_tokenizer
+from .world import render, sample_scene
+
+
+@dataclass
+class TrainConfig:
+    seed: int = 0
+    pool_clips: int = 6000
+    ae_steps: int = 3000
+    ae_batch: int = 32
+    ae_lr: float = 1e-3
+    steps: int = 10000
+    batch: int = 8
+    lr: float = 3e-4
+    warmup: int = 200
+    ema: float = 0.999
+    caption_dropout: float = 0.1
+    motion_weight: float = 3.0  # extra loss weight on latents that change over time
+    checkpoint_every: int = 500
+    threads: int = 2
+
+
+def log(msg: str) -> None:
+    print(time.strftime("%H:%M:%S"), msg, flush=True)
+
+
+# 1. The pool -------------------------------------------------------------------------------
+
+
+def render_pool(cfg: TrainConfig) -> tuple[np.ndarray, list[str]]:
+    rng = random.Random(cfg.seed)
+    frames = np.zeros((cfg.pool_clips, 16, 64, 64, 3), dtype=np.uint8)
+    captions = []
+    for i in range(cfg.pool_clips):
+        scene = sample_scene(rng)
+        frames[i] = render(scene, seed=cfg.seed * 1_000_003 + i)
+        captions.append(scene.caption)
+        if i % 1000 == 0:
+            log(f"rendered {i}/{cfg.pool_clips}")
+    return frames, captions
+
+
+def to_pixels(frames: np.ndarray) -> torch.Tensor:
+    """uint8 (N, H, W, 3) -> float (N, 3, H, W) in [-1, 1]"""
+    return torch.from_numpy(frames).permute(0, 3, 1, 2).float() / 127.5 - 1
+
+
+# 2. The autoencoder ------------------------------------------------------------------------
+
+
+def train_autoencoder(cfg: TrainConfig, frames: np.ndarray) -> TinyFrameAutoencoder:
+    torch.manual_seed(cfg.seed)
+    ae = TinyFrameAutoencoder()
+    opt = torch.optim.AdamW(ae.parameters(), lr=cfg.ae_lr)
+    flat = frames.reshape(-1, 64, 64, 3)
+    gen = np.random.default_rng(cfg.seed)
+    for step in range(cfg.ae_steps):
+        for group in opt.param_groups:
+            group["lr"] = cfg.ae_lr * 0.5 * (1 + math.cos(math.pi * step / cfg.ae_steps))
+        x = to_pixels(flat[gen.integers(0, len(flat), cfg.ae_batch)])
+        recon = ae.decoder(ae.encoder(x))
+        loss = F.l1_loss(recon, x) + F.mse_loss(recon, x)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        if step % 100 == 0:
+            log(f"ae step {step} loss {loss.item():.4f}")
+    return fit_latent_stats(ae, flat[gen.integers(0, len(flat), 2048)])
+
+
+@torch.no_grad()
+def fit_latent_stats(ae: TinyFrameAutoencoder, sample: np.ndarray) -> TinyFrameAutoencoder:
+    """Normalises latents to unit variance and fits the linear latent -> RGB preview map."""
+    x = to_pixels(sample)
+    z = ae.encoder(x)
+    shift, scale = z.mean().item(), 1.0 / z.std().item()
+    zn = ((z - shift) * scale).permute(0, 2, 3, 1).reshape(-1, z.shape[1])  # (N*16*16, C)
+    rgb = F.avg_pool2d(x, 4).permute(0, 2, 3, 1).reshape(-1, 3)
+    design = torch.cat([zn, torch.ones(len(zn), 1)], 1)
+    solution = torch.linalg.lstsq(design, rgb).solution  # (C+1, 3)
+    ae.register_to_config(shift_factor=shift, scaling_factor=scale,
+                          latent_rgb_factors=solution[:-1].tolist(), latent_rgb_bias=solution[-1].tolist())
+    return ae
+
+
+@torch.no_grad()
+def encode_pool(ae: TinyFrameAutoencoder, frames: np.ndarray) -> torch.Tensor:
+    """(N, T, 64, 64, 3) uint8 -> (N, C, T, 16, 16) float16"""
+    out = []
+    for clip in frames:
+        out.append(ae.encode(to_pixels(clip)).permute(1, 0, 2, 3).half())
+    return torch.stack(out)
+
+
+# 3. The diffusion model --------------------------------------------------------------------
+
+
+def sample_condition(batch: int, frames: int, gen: torch.Generator) -> torch.Tensor:
+    """(B, T) masks of given frames: half none, a fifth the first frame (image-to-video), the rest
+    a clean prefix of 2..8 frames (extension)."""
+    mask = torch.zeros(batch, frames)
+    for b in range(batch):
+        u = torch.rand((), generator=gen).item()
+        if u < 0.5:
+            continue
+        k = 1 if u < 0.7 else int(torch.randint(2, 9, (), generator=gen))
+        mask[b, :k] = 1
+    return mask
+
+
+def diffusion_loss(unet, text_encoder, tokenizer, x0, captions, cfg: TrainConfig, gen: torch.Generator):
+    b, c, t, h, w = x0.shape
+    prompts = ["" if torch.rand((), generator=gen) < cfg.caption_dropout else cap for cap in captions]
+    tokens, mask, pooled = encode_text(tokenizer, text_encoder, prompts)
+    cond_mask = sample_condition(b, t, gen)
+    # logit-normal noise levels (SD3), one per clip; given frames are clean (sigma 0)
+    sigma = torch.sigmoid(torch.randn(b, generator=gen))[:, None].expand(b, t)
+    sigma = torch.where(cond_mask > 0, 0.0, sigma)
+    noise = torch.randn(x0.shape, generator=gen)
+    s = sigma[:, None, :, None, None]
+    xt = (1 - s) * x0 + s * noise
+    cond = x0 * cond_mask[:, None, :, None, None]
+    pred = unet(xt, sigma, cond, cond_mask, tokens, mask, pooled)
+    target = noise - x0
+    # weight the latents that move: without it the static background dominates the loss
+    motion = (x0 - x0.mean(dim=2, keepdim=True)).abs().mean(dim=1, keepdim=True)
+    weight = 1 + cfg.motion_weight * motion / (motion.mean(dim=(2, 3, 4), keepdim=True) + 1e-6)
+    weight = weight * (1 - cond_mask)[:, None, :, None, None]
+    return ((pred - target) ** 2 * weight).sum() / (weight.sum() * c)
+
+
+def lr_at(step: int, cfg: TrainConfig) -> float:
+    if step < cfg.warmup:
+        return cfg.lr * (step + 1) / cfg.warmup
+    progress = (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup)
+    return cfg.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+def export(out: Path, tokenizer, text_encoder, unet, ae, step: int, cfg: TrainConfig) -> None:
+    """Writes the pipeline with save_pretrained, atomically (a folder beside, then a rename)."""
+    tmp = out.with_name(out.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    scheduler = FlowMatchEulerDiscreteScheduler(shift=1.0)
+    pipe = SoraTinyPipeline(tokenizer=tokenizer, text_encoder=text_encoder, unet=unet, vae=ae, scheduler=scheduler)
+    pipe.save_pretrained(tmp)
+    (tmp / "training.json").write_text(json.dumps({"step": step, "config": asdict(cfg)}, indent=2))
+    old = out.with_name(out.name + ".old")
+    if out.exists():
+        out.rename(old)
+    tmp.rename(out)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--run", type=Path, default=Path("runs/sora-tiny"), help="work folder: caches, checkpoints")
+    parser.add_argument("--out", type=Path, default=Path("assets/sora-tiny"), help="where the pipeline is exported")
+    parser.add_argument("--resume-from", type=Path, help="a checkpoint file to start from")
+    parser.add_argument("--steps", type=int, help="total diffusion steps (default from the config)")
+    parser.add_argument("--stop-after-minutes", type=float, help="checkpoint and stop after this long")
+    args = parser.parse_args()
+    cfg = TrainConfig()
+    if args.steps:
+        cfg.steps = args.steps
+    torch.set_num_threads(cfg.threads)
+    args.run.mkdir(parents=True, exist_ok=True)
+    started = time.time()
+    ckpt_path = args.run / "checkpoint.pt"
+    resume = args.resume_from or (ckpt_path if ckpt_path.exists() else None)
+    state = torch.load(resume, weights_only=False) if resume else None
+
+    # stages 1-2: the pool's latents are cached; the autoencoder travels in the checkpoint
+    latents_path = args.run / "pool_latents.pt"
+    ae = TinyFrameAutoencoder(**state["ae_config"]) if state else None
+    if ae is not None:
+        ae.load_state_dict(state["ae"])
+    if latents_path.exists():
+        pool = torch.load(latents_path)
+        latents, captions = pool["latents"], pool["captions"]
+    else:
+        frames, captions = render_pool(cfg)
+        if ae is None:
+            ae = train_autoencoder(cfg, frames)
+        log("encoding the pool")
+        latents = encode_pool(ae, frames)
+        del frames
+        torch.save({"latents": latents, "captions": captions}, latents_path)
+    ae.eval().requires_grad_(False)
+
+    # stage 3
+    torch.manual_seed(cfg.seed)
+    tokenizer = build_tokenizer()
+    text_encoder, unet = TinyTextEncoder(vocab_size=len(tokenizer)), TinyVideoUNet()
+    params = list(text_encoder.parameters()) + list(unet.parameters())
+    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=0.01)
+    ema_text, ema_unet = copy.deepcopy(text_encoder), copy.deepcopy(unet)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    step = 0
+    if state and "unet" in state:
+        text_encoder.load_state_dict(state["text_encoder"])
+        unet.load_state_dict(state["unet"])
+        ema_text.load_state_dict(state["ema_text"])
+        ema_unet.load_state_dict(state["ema_unet"])
+        opt.load_state_dict(state["opt"])
+        gen.set_state(state["gen"])
+        step = state["step"]
+        log(f"resumed at step {step}")
+    ema_params = list(ema_text.parameters()) + list(ema_unet.parameters())
+
+    def checkpoint() -> None:
+        torch.save({"step": step, "ae": ae.state_dict(), "ae_config": dict(ae.config), "text_encoder":
+                    text_encoder.state_dict(), "unet": unet.state_dict(), "ema_text": ema_text.state_dict(),
+                    "ema_unet": ema_unet.state_dict(), "opt": opt.state_dict(), "gen": gen.get_state()},
+                   ckpt_path.with_suffix(".tmp"))
+        ckpt_path.with_suffix(".tmp").rename(ckpt_path)
+        export(args.out, tokenizer, ema_text, ema_unet, ae, step, cfg)
+        log(f"checkpoint at step {step}")
+
+    if step == 0:
+        checkpoint()  # the autoencoder is saved before the long stage starts
+    running, tick = 0.0, time.time()
+    while step < cfg.steps:
+        for group in opt.param_groups:
+            group["lr"] = lr_at(step, cfg)
+        idx = torch.randint(0, len(latents), (cfg.batch,), generator=gen)
+        loss = diffusion_loss(unet, text_encoder, tokenizer, latents[idx].float(), [captions[i] for i in idx],
+                              cfg, gen)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        with torch.no_grad():
+            torch._foreach_lerp_(ema_params, params, 1 - cfg.ema)
+        step += 1
+        running = 0.98 * running + 0.02 * loss.item() if step > 1 else loss.item()
+        if step % 50 == 0:
+            log(f"step {step} loss {running:.4f} lr {lr_at(step, cfg):.2e} {(time.time() - tick) / 50:.2f}s/step")
+            tick = time.time()
+        out_of_time = args.stop_after_minutes and time.time() - started > 60 * args.stop_after_minutes
+        if step % cfg.checkpoint_every == 0 or step == cfg.steps or out_of_time:
+            checkpoint()
+        if out_of_time:
+            log("stopping: time limit")
+            break
+
+
+if __name__ == "__main__":
+    main()
