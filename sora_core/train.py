@@ -27,6 +27,7 @@ import torch
 import torch.nn.functional as F
 from diffusers import FlowMatchEulerDiscreteScheduler
 
+from .preview import fit_rgb_projection
 from .tiny.model import TinyFrameAutoencoder, TinyTextEncoder, TinyVideoUNet
 from .tiny.pipeline import SoraTinyPipeline, encode_text
 from .tiny.tokenizer import build_tokenizer
@@ -105,12 +106,10 @@ def fit_latent_stats(ae: TinyFrameAutoencoder, sample: np.ndarray) -> TinyFrameA
     x = to_pixels(sample)
     z = ae.encoder(x)
     shift, scale = z.mean().item(), 1.0 / z.std().item()
-    zn = ((z - shift) * scale).permute(0, 2, 3, 1).reshape(-1, z.shape[1])  # (N*16*16, C)
-    rgb = F.avg_pool2d(x, 4).permute(0, 2, 3, 1).reshape(-1, 3)
-    design = torch.cat([zn, torch.ones(len(zn), 1)], 1)
-    solution = torch.linalg.lstsq(design, rgb).solution  # (C+1, 3)
+    zn = (z - shift) * scale  # (N, C, 16, 16): frames stand in for time, ratio 1
+    factors, bias = fit_rgb_projection(zn.permute(1, 0, 2, 3), x.permute(1, 0, 2, 3))
     ae.register_to_config(shift_factor=shift, scaling_factor=scale,
-                          latent_rgb_factors=solution[:-1].tolist(), latent_rgb_bias=solution[-1].tolist())
+                          latent_rgb_factors=factors.tolist(), latent_rgb_bias=bias.tolist())
     return ae
 
 
