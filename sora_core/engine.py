@@ -62,6 +62,10 @@ class Progress:
     eta: float
     preview: np.ndarray  # uint8 (n, h, w, 3): a few frames of the clip as it forms
 
+    def summary(self) -> str:
+        window = f"part {self.window}/{self.windows} · " if self.windows > 1 else ""
+        return f"{window}step {self.step}/{self.steps} · {self.elapsed:.1f} s · about {self.eta:.0f} s left"
+
 
 @dataclass
 class Done:

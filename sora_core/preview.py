@@ -46,3 +46,14 @@ def project(video_latents: torch.Tensor, factors: torch.Tensor, bias: torch.Tens
     chosen = video_latents[:, index].float().cpu()
     rgb = torch.einsum("cthw,cr->thwr", chosen, factors) + bias
     return ((rgb.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).numpy()
+
+
+def strip(frames: np.ndarray, height: int = 160) -> np.ndarray:
+    """Preview frames side by side, enlarged without blur to `height` pixels: uint8 (H, n*W, 3)."""
+    scale = max(1, height // frames.shape[1])
+    big = frames.repeat(scale, axis=1).repeat(scale, axis=2)
+    gap = np.full((big.shape[1], max(2, scale), 3), 255, dtype=np.uint8)
+    parts = []
+    for frame in big:
+        parts += [frame, gap]
+    return np.concatenate(parts[:-1], axis=1)

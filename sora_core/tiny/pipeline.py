@@ -132,7 +132,9 @@ class SoraTinyPipeline(DiffusionPipeline):
             latents = self.scheduler.step(velocity, t, latents).prev_sample
             latents = torch.where(cond_mask[:, None, :, None, None] > 0, cond, latents)  # given frames stay
             if callback_on_step_end is not None:
-                values = {name: locals()[name] for name in callback_on_step_end_tensor_inputs}
+                values = {}
+                for name in callback_on_step_end_tensor_inputs:
+                    values[name] = locals()[name]
                 latents = callback_on_step_end(self, i, t, values).get("latents", latents)
 
         # 6. Decode
