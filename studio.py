@@ -76,7 +76,7 @@ def build_ui(engine: Engine, default_model: str = DEFAULT_MODEL) -> gr.Blocks:
             with gr.Tab("Create", id="create"):
                 with gr.Row():
                     with gr.Column(scale=2):
-                        prompt = gr.Textbox(label="Prompt", lines=2, max_length=2000,
+                        prompt = gr.Textbox(label="Prompt", lines=2, max_length=2000, elem_id="prompt",
                                             placeholder="a red ball rolls to the right, cinematic")
                         negative = gr.Textbox("", label="Negative prompt", max_length=2000)
                         with gr.Row():
@@ -135,7 +135,8 @@ def build_ui(engine: Engine, default_model: str = DEFAULT_MODEL) -> gr.Blocks:
                     with gr.Column(scale=2):
                         source = gr.Video(label="Clip to continue (upload, or pick from the Library)",
                                           sources=["upload"], elem_id="extend-source")
-                        story = gr.Textbox("", label="What happens next: one line per extension (a story)", lines=3,
+                        story = gr.Textbox("", label="What happens next: one line per extension (a story)",
+                                           lines=3, elem_id="story",
                                            placeholder="the ball jumps\nthen it spins")
                         add_seconds = gr.Slider(0, 30, value=0, step=0.5,
                                                 label="Seconds to add (0: one extension per line)")
@@ -244,9 +245,12 @@ def build_ui(engine: Engine, default_model: str = DEFAULT_MODEL) -> gr.Blocks:
         extend_cancel.click(None, cancels=[ext_event], api_name=False)
 
         def list_clips():
-            return [[c.get("created", ""), c.get("prompt", ""), c.get("preset") or "", c.get("model", ""),
-                     str(c.get("seed", "")), str(c.get("frames_total", "")), c["id"]]
-                    for c in engine.library.clips()]
+            rows = []
+            for c in engine.library.clips():
+                prompt = c.get("prompt") or " / ".join(c.get("prompts", []))
+                rows.append([c.get("created", ""), prompt, c.get("preset") or "", c.get("model", ""),
+                             str(c.get("seed", "")), str(c.get("frames_total", "")), c["id"]])
+            return rows
 
         def pick(evt: gr.SelectData, table):
             row = evt.index[0]

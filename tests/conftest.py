@@ -68,3 +68,22 @@ def registry_file(tmp_path_factory) -> Path:
 @pytest.fixture
 def engine(registry_file, tmp_path) -> Engine:
     return Engine(registry=registry_file, library=tmp_path / "outputs")
+
+
+@pytest.fixture
+def studio(registry_file, tmp_path):
+    """The studio's UI served in this process on a free port, over a fresh library."""
+    import socket
+
+    from studio import build_ui
+
+    engine = Engine(registry=registry_file, library=tmp_path / "outputs")
+    demo = build_ui(engine)
+    demo.queue(max_size=64, default_concurrency_limit=4)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
+                allowed_paths=[str(engine.library.folder)])
+    yield f"http://127.0.0.1:{port}/", engine
+    demo.close()
