@@ -7,6 +7,7 @@ Reading: probe first and refuse by the limits before decoding; ffmpeg itself fit
 wanted fps and size (it also applies phone rotation and copes with variable frame rate).
 """
 
+import contextlib
 import json
 import os
 import re
@@ -52,9 +53,11 @@ def write_video(path: Path, frames: np.ndarray, fps: int, metadata: dict, scale:
         writer.close()
         os.replace(tmp, path)
         _write_text_atomic(path.with_suffix(".json"), json.dumps(metadata, indent=2, ensure_ascii=False))
-    except OSError as err:
-        tmp.unlink(missing_ok=True)
-        raise VideoError(f"could not write {path.name}: {err.strerror or err}. "
+    except (OSError, RuntimeError) as err:  # ffmpeg's own failures come as RuntimeError
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        reason = getattr(err, "strerror", None) or str(err).strip().splitlines()[-1]
+        raise VideoError(f"could not write {path.name}: {reason}. "
                          "Check that the output folder exists, is writable and has free space.") from err
     return path
 

@@ -9,7 +9,7 @@ import math
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
-from .scenes import GROUND, RADIUS, SIZE, Scene, Thing
+from .scenes import FRAMES, GROUND, RADIUS, SIZE, Scene, Thing
 from .vocab import COLOURS
 
 UP = 2  # drawing supersampling factor
@@ -155,7 +155,7 @@ def render(scene: Scene, seed: int = 0) -> np.ndarray:
     rng = np.random.default_rng(seed)
     background = _background(scene.background, scene.style, rng)
     frames = []
-    for t in range(len(scene.things[0].x)):
+    for t in range(len(scene.things[0].x) if scene.things else FRAMES):
         img = background.copy()
         for thing in scene.things:
             img = _paint(img, thing, t, scene.style, rng)

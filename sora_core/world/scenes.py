@@ -252,8 +252,6 @@ def sample_scene(rng: random.Random, held_out: bool = False) -> Scene:
     triple; with held_out=True the main thing always has one (the evaluation's prompts)."""
     while True:
         kind = rng.choices(list(KIND_WEIGHTS), weights=list(KIND_WEIGHTS.values()))[0]
-        if held_out:
-            kind = rng.choice(["single", "sequence"])
         background, style = rng.choice(list(vocab.BACKGROUNDS)), rng.choice(vocab.STYLES)
         colour, obj = rng.choice(list(vocab.COLOURS)), rng.choice(vocab.OBJECTS)
         if kind == "single":

@@ -1,0 +1,116 @@
+"""What the engine adds to a raw pipeline call: previews at every step, events, the worker thread.
+
+    python bench/engine_overhead.py [--repeats 5]
+
+For each model, in one run and with the same settings and seed: the raw pipeline call (no
+callback) against the engine's denoising with live previews on, best of `--repeats`, and the
+preview's own cost per step (the x0 estimate and the latent->RGB projection, timed inside the
+callback). The full job, MP4 writing included, is printed too. Target: ratio <= 1.05.
+"""
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from sora_core import preview  # noqa: E402
+from sora_core.backends import Window  # noqa: E402
+from sora_core.engine import Done, Engine  # noqa: E402
+from sora_core.request import parse_request  # noqa: E402
+from tests.conftest import TINY_DIFFUSERS, write_registry  # noqa: E402
+from tests.tiny_pipelines import save_tiny  # noqa: E402
+
+SETTINGS = {  # a size where a step costs something, so the ratio means something
+    "sora-tiny": dict(frames=16, width=64, height=64, steps=20),
+    "tiny-wan": dict(frames=33, width=64, height=64, steps=20),
+    "tiny-ltx": dict(frames=33, width=64, height=64, steps=20),
+}
+
+
+def registry(folder: Path) -> Path:
+    import tomllib
+
+    from sora_core.registry import DEFAULT_REGISTRY, PROJECT_ROOT
+
+    real = tomllib.loads(DEFAULT_REGISTRY.read_text())
+    entries = {"sora-tiny": real["sora-tiny"] | {"source": str(PROJECT_ROOT / "assets" / "sora-tiny")}}
+    for name in ("tiny-wan", "tiny-ltx"):
+        entry = dict(TINY_DIFFUSERS[name])
+        entry["source"] = str(save_tiny(entry["source"], folder))
+        entry["extend_source"] = str(save_tiny(entry["extend_source"], folder))
+        entries[name] = dict(label=name, fps=8, steps=20, guidance=3.0, output_scale=1, needs_gpu=False,
+                             can=["text-to-video"]) | entry | {"window_frames": 64}
+    return write_registry(folder / "models.toml", entries)
+
+
+def timed_preview_cost(backend, window: Window) -> list[float]:
+    """Runs the window once, timing only the preview work inside each step."""
+    costs = []
+    real_estimate, real_project = preview.estimate_clean, preview.project
+
+    def estimate(*args):
+        start = time.perf_counter()
+        out = real_estimate(*args)
+        costs.append(time.perf_counter() - start)
+        return out
+
+    def project(*args, **kwargs):
+        start = time.perf_counter()
+        out = real_project(*args, **kwargs)
+        costs[-1] += time.perf_counter() - start
+        return out
+
+    preview.estimate_clean, preview.project = estimate, project
+    try:
+        backend.run(window, lambda *_: True)
+    finally:
+        preview.estimate_clean, preview.project = real_estimate, real_project
+    return costs
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args()
+    torch.set_num_threads(2)
+    with tempfile.TemporaryDirectory() as tmp:
+        engine = Engine(registry=registry(Path(tmp)), library=Path(tmp) / "out")
+        print(f"{'model':10} {'raw s':>8} {'engine s':>9} {'ratio':>6} {'step ms':>8} {'preview ms/step':>16} "
+              f"{'preview %':>9} {'full job s':>10}")
+        for model, s in SETTINGS.items():
+            backend = engine.backend(model)
+            window = Window("a red ball rolls to the right", "", s["frames"], s["width"], s["height"], 8,
+                            s["steps"], 3.0, 0)
+            pipe = backend.pipeline(extend=False)
+            kwargs = dict(prompt=window.prompt, negative_prompt="", num_frames=window.frames, height=window.height,
+                          width=window.width, num_inference_steps=window.steps, guidance_scale=3.0,
+                          output_type="np") | backend.call_kwargs(pipe, window)
+            backend.run(window, lambda *_: True)  # warm up: loading, the preview projection fit
+            raw, ours = [], []
+            for _ in range(args.repeats):  # interleaved, so drift hits both alike
+                start = time.perf_counter()
+                pipe(**kwargs, generator=torch.Generator().manual_seed(0))
+                raw.append(time.perf_counter() - start)
+                start = time.perf_counter()
+                backend.run(window, lambda *_: True)
+                ours.append(time.perf_counter() - start)
+            costs = timed_preview_cost(backend, window)
+            start = time.perf_counter()
+            done = engine.start(parse_request(prompt=window.prompt, model=model, frames=s["frames"],
+                                              steps=s["steps"], seed=0)).result()
+            full = time.perf_counter() - start
+            assert isinstance(done, Done), done
+            step = min(raw) / s["steps"]
+            cost = statistics.median(costs)
+            print(f"{model:10} {min(raw):8.3f} {min(ours):9.3f} {min(ours) / min(raw):6.3f} {step * 1000:8.2f} "
+                  f"{cost * 1000:16.3f} {100 * cost / step:8.2f}% {full:10.3f}")
+
+
+if __name__ == "__main__":
+    main()

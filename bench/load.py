@@ -1,0 +1,132 @@
+"""Load on one studio: N concurrent gradio_client clients, each sending R requests in turn.
+
+    python bench/load.py [--clients 8] [--requests 3] [--steps 4]
+
+Starts the studio in this process (built-in model, a temporary library), then prints throughput,
+p50/p95 wait (submit -> first progress) and p50/p95 total time, and the process's resident memory
+before, at peak and after. Every result is checked against the client that asked for it.
+"""
+
+import argparse
+import socket
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psutil
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from gradio_client import Client  # noqa: E402
+
+from sora_core import video  # noqa: E402
+
+
+@dataclass
+class LoadResult:
+    ok: int = 0
+    wrong: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    waits: list[float] = field(default_factory=list)
+    totals: list[float] = field(default_factory=list)
+    submitted: list[tuple[float, int]] = field(default_factory=list)  # (time, seed)
+    wall: float = 0.0
+
+
+def run_load(url: str, clients: int, requests: int, steps: int) -> LoadResult:
+    result, lock = LoadResult(), threading.Lock()
+
+    def one_client(index: int) -> None:
+        client = Client(url, verbose=False, download_files=False)
+        for r in range(requests):
+            seed = 1000 * index + r
+            sent = time.monotonic()
+            with lock:
+                result.submitted.append((sent, seed))
+            job = client.submit(prompt=f"a red ball jumps {seed}", steps=steps, random_seed=False, seed=seed,
+                                api_name="/generate")
+            first = None
+            try:
+                for output in job:
+                    if first is None and "step" in str(output[1]):
+                        first = time.monotonic()
+                final = job.outputs()[-1]
+                clip = final[3]["video"]["path"] if isinstance(final[3].get("video"), dict) else final[3]["path"]
+                settings = video.read_metadata(clip)
+            except Exception as err:  # noqa: BLE001 - counted and reported
+                with lock:
+                    result.errors.append(f"client {index} request {r}: {err}")
+                continue
+            with lock:
+                if settings.get("seed") == seed and settings.get("prompt") == f"a red ball jumps {seed}":
+                    result.ok += 1
+                else:
+                    result.wrong.append(f"client {index} asked seed {seed}, got {settings.get('seed')}")
+                result.waits.append((first or time.monotonic()) - sent)
+                result.totals.append(time.monotonic() - sent)
+
+    started = time.monotonic()
+    threads = [threading.Thread(target=one_client, args=(i,)) for i in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=900)
+    result.wall = time.monotonic() - started
+    return result
+
+
+def percentile(values: list[float], q: float) -> float:
+    return statistics.quantiles(values, n=100, method="inclusive")[q - 1] if len(values) > 1 else values[0]
+
+
+def serve(library: Path):
+    from sora_core.engine import Engine
+    from studio import build_ui
+
+    engine = Engine(library=library)
+    demo = build_ui(engine).queue(max_size=64, default_concurrency_limit=4)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    demo.launch(server_port=port, prevent_thread_lock=True, quiet=True, allowed_paths=[str(library)])
+    return demo, engine, f"http://127.0.0.1:{port}/"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--requests", type=int, default=3)
+    parser.add_argument("--steps", type=int, default=4)
+    args = parser.parse_args()
+    process = psutil.Process()
+    with tempfile.TemporaryDirectory() as tmp:
+        demo, engine, url = serve(Path(tmp))
+        run_load(url, 1, 1, args.steps)  # warm up: model load
+        before = process.memory_info().rss
+        peak = [before]
+        stop = threading.Event()
+        threading.Thread(target=lambda: [peak.append(process.memory_info().rss) or time.sleep(0.2)
+                                         for _ in iter(stop.is_set, True)], daemon=True).start()
+        result = run_load(url, args.clients, args.requests, args.steps)
+        stop.set()
+        time.sleep(1)
+        after = process.memory_info().rss
+        demo.close()
+    total = args.clients * args.requests
+    print(f"requests: {total}, completed right: {result.ok}, wrong client: {len(result.wrong)}, "
+          f"errors: {len(result.errors)}")
+    print(f"wall {result.wall:.1f} s, throughput {result.ok / result.wall:.2f} clips/s")
+    for name, values in (("wait to first preview", result.waits), ("total per request", result.totals)):
+        print(f"{name:22} p50 {percentile(values, 50):.2f} s, p95 {percentile(values, 95):.2f} s")
+    print(f"memory (RSS): before {before / 2**20:.0f} MB, peak {max(peak) / 2**20:.0f} MB, "
+          f"after {after / 2**20:.0f} MB")
+    for line in result.wrong + result.errors:
+        print(line)
+
+
+if __name__ == "__main__":
+    main()
