@@ -1,0 +1,233 @@
+"""Scores a clip against its scene's ground truth, from pixels only.
+
+Analysis by synthesis: for each question (which colour? which object? which motion? which style?)
+the scene is rendered once per candidate answer, the same features are measured on those renders
+and on the clip, and the nearest candidate is the answer. So the scorer needs no hand-set
+thresholds per style, and a ground-truth render scores (about) 100% by construction of the world,
+which `python -m sora_core.bench quality` checks as the ceiling.
+"""
+
+import copy
+import random
+from dataclasses import replace
+
+import numpy as np
+from scipy import ndimage
+
+from . import scenes, vocab
+from .render import render
+from .scenes import FRAMES, Scene
+
+DIFF = 48  # a pixel differs from the background by more than this (0-255, any channel): foreground
+MIN_BLOB = 5  # smaller connected specks are noise (stars, grain)
+
+
+def background(scene: Scene) -> np.ndarray:
+    empty = copy.copy(scene)
+    empty.things = []
+    return render(empty, seed=0)
+
+
+def foreground(frames: np.ndarray, bg: np.ndarray) -> np.ndarray:
+    """(T, H, W) bool: pixels unlike the background, specks removed."""
+    mask = np.abs(frames.astype(int) - bg.astype(int)).max(-1) > DIFF
+    for t in range(len(mask)):
+        labels, n = ndimage.label(mask[t], structure=np.ones((3, 3)))
+        if n:
+            sizes = ndimage.sum(mask[t], labels, range(1, n + 1))
+            mask[t] = np.isin(labels, 1 + np.flatnonzero(sizes >= MIN_BLOB))
+    return mask
+
+
+def _track(mask: np.ndarray) -> np.ndarray:
+    """(T, 3): centroid x, y and area per frame (the last seen values when a frame is empty)."""
+    out, last = [], (32.0, 32.0, 1.0)
+    for m in mask:
+        ys, xs = np.nonzero(m)
+        if len(xs):
+            last = (xs.mean(), ys.mean(), float(len(xs)))
+        out.append(last)
+    return np.array(out)
+
+
+def _crops(frames: np.ndarray, track: np.ndarray, size: int = 20) -> np.ndarray:
+    """Centroid-aligned crops (T, size, size, 3) as floats in 0..1."""
+    padded = np.pad(frames.astype(float) / 255, ((0, 0), (size, size), (size, size), (0, 0)), mode="edge")
+    crops = []
+    for t, (x, y, _) in enumerate(track):
+        cx, cy = int(round(x)) + size, int(round(y)) + size
+        crops.append(padded[t, cy - size // 2: cy + size // 2, cx - size // 2: cx + size // 2])
+    return np.stack(crops)
+
+
+def motion_features(frames: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Translation-free trajectory: dx, dy, log area ratio, and how much the aligned object changes
+    from frame to frame (rotation shows there even when the outline does not move)."""
+    track = _track(mask)
+    dx, dy = (track[:, 0] - track[0, 0]) / 10, (track[:, 1] - track[0, 1]) / 10
+    area = np.log(np.maximum(track[:, 2], 1) / max(track[0, 2], 1)) / 0.5
+    crops = _crops(frames * mask[..., None], track)
+    change = np.r_[0, np.abs(np.diff(crops, axis=0)).mean(axis=(1, 2, 3))] / 0.04
+    return np.concatenate([dx, dy, area, change])
+
+
+def _with_things(scene: Scene, things: list) -> Scene:
+    variant = copy.copy(scene)
+    variant.things = things
+    return variant
+
+
+def _recoloured(scene: Scene, colour: str) -> Scene:
+    return _with_things(scene, [replace(t, colour=colour) for t in scene.things])
+
+
+def _rekinded(scene: Scene, kind: str) -> Scene:
+    return _with_things(scene, [replace(t, kind=kind) for t in scene.things])
+
+
+def _nearest(observed: np.ndarray, candidates: dict[str, np.ndarray]) -> str:
+    return min(candidates, key=lambda name: float(np.sum((candidates[name] - observed) ** 2)))
+
+
+def _features_of(scene: Scene, bg: np.ndarray, measure) -> np.ndarray:
+    frames = render(scene, seed=0)
+    return measure(frames, foreground(frames, bg))
+
+
+def colour_of(frames, mask, scene, bg) -> str:
+    def mean_colour(f, m):
+        return f[m].mean(0) if m.any() else np.zeros(3)
+    return _nearest(mean_colour(frames, mask), {c: _features_of(_recoloured(scene, c), bg, mean_colour)
+                                                 for c in vocab.COLOURS})
+
+
+def shape(frames: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    return _crops(np.repeat(mask[..., None], 3, -1).astype(np.uint8) * 255, _track(mask))[..., 0].mean(0)
+
+
+def kind_of(frames, mask, scene, bg) -> str:
+    return _nearest(shape(frames, mask), {k: _features_of(_rekinded(scene, k), bg, shape) for k in vocab.OBJECTS})
+
+
+def _motion_prototype(scene: Scene, motion: str, n: int) -> Scene:
+    thing = scene.things[0]
+    states = scenes.motion_track(motion, n, *scenes._start_state(motion, random.Random(0)))
+    moved = replace(thing, x=states[:, 0], y=states[:, 1], scale=states[:, 2], angle=states[:, 3],
+                         walk=np.zeros(n))
+    return _with_things(scene, [moved])
+
+
+def motion_of(frames, mask, scene, bg, part: slice = slice(None)) -> str:
+    n = len(range(FRAMES)[part])
+    candidates = {}
+    for motion in vocab.MOTIONS:
+        proto = _motion_prototype(scene, motion, n)
+        f = render(proto, seed=0)
+        candidates[motion] = motion_features(f, foreground(f, bg[:n]))
+    return _nearest(motion_features(frames[part], mask[part]), candidates)
+
+
+def _split_two(frames, mask, scene, bg) -> tuple[np.ndarray, np.ndarray]:
+    """Masks of the scene's two things, each pixel given to the nearer of their two colours."""
+    refs = []
+    for thing in scene.things[:2]:
+        f = render(_with_things(scene, [thing]), seed=0)
+        m = foreground(f, bg)
+        refs.append(f[m].mean(0) if m.any() else np.zeros(3))
+    d = [np.abs(frames.astype(float) - ref).sum(-1) for ref in refs]
+    return mask & (d[0] <= d[1]), mask & (d[1] < d[0])
+
+
+def relation_of(frames, mask, scene, bg) -> str | None:
+    a, b = _split_two(frames, mask, scene, bg)
+    if a.sum() < 10 or b.sum() < 10:
+        return None
+    (ay, ax), (by, bx) = np.argwhere(a)[:, 1:].mean(0), np.argwhere(b)[:, 1:].mean(0)
+    options = {"left of": bx - ax, "right of": ax - bx, "above": by - ay, "below": ay - by}
+    return max(options, key=options.get)
+
+
+def count_of(mask: np.ndarray) -> int:
+    counts = [ndimage.label(m, structure=np.ones((3, 3)))[1] for m in mask]
+    return int(np.median(counts))
+
+
+def _pair_tracks(frames, mask, scene, bg) -> np.ndarray:
+    a, b = _split_two(frames, mask, scene, bg)
+    ta, tb = _track(a), _track(b)
+    return np.concatenate([(ta[:, 0] - ta[0, 0]) / 10, (tb[:, 0] - tb[0, 0]) / 10, (tb[:, 0] - ta[:, 0]) / 10])
+
+
+def interaction_of(frames, mask, scene, bg) -> str:
+    rng = random.Random(0)
+    a, b = (scene.facts["colour"], scene.facts["object"]), (scene.facts["other_colour"], scene.facts["other_object"])
+    candidates = {}
+    for what in vocab.INTERACTIONS:
+        for _ in range(20):  # the same direction as asked
+            things, _, facts = scenes.interaction(rng, a, b, what)
+            if facts["direction"] == scene.facts["direction"]:
+                break
+        proto = _with_things(scene, things)
+        f = render(proto, seed=0)
+        candidates[what] = _pair_tracks(f, foreground(f, bg), proto, bg)
+    return _nearest(_pair_tracks(frames, mask, scene, bg), candidates)
+
+
+def style_features(frames: np.ndarray) -> np.ndarray:
+    f = frames.astype(float)
+    bars = f[:, list(range(6)) + list(range(58, 64))].mean() - f[:, 10:54].mean()
+    blocks = f.reshape(len(f), 16, 4, 16, 4, 3).std(axis=(2, 4)).mean(-1)
+    blocky = (blocks < 3).mean()
+    paper = (np.abs(f - [242, 236, 222]).max(-1) < 25).mean()
+    hi, lo = f.max(-1), f.min(-1)
+    saturation = ((hi - lo) / np.maximum(hi, 1)).mean()
+    dark = (hi < 25).mean()
+    grain = np.abs(np.diff(f, axis=0)).mean()
+    texture = np.abs(np.diff(f, axis=2)).mean()
+    return np.array([bars / 40, blocky * 4, paper * 4, saturation * 4, dark * 10, grain / 3, texture / 3])
+
+
+def style_of(frames, scene) -> str:
+    candidates = {s: style_features(render(replace(scene, style=s), seed=0)) for s in vocab.STYLES}
+    return _nearest(style_features(frames), candidates)
+
+
+def flicker(frames: np.ndarray, mask: np.ndarray) -> float:
+    """Mean change between consecutive frames where both are background (0-255)."""
+    still = ~mask[1:] & ~mask[:-1]
+    diffs = np.abs(np.diff(frames.astype(float), axis=0)).mean(-1)
+    return float(diffs[still].mean()) if still.any() else 0.0
+
+
+def seam_ratio(frames: np.ndarray, seam: int) -> float:
+    """Change across the seam (frame `seam` is the first new one) over the median change inside."""
+    diffs = np.abs(np.diff(frames.astype(float), axis=0)).mean(axis=(1, 2, 3))
+    inside = np.delete(diffs, seam - 1)
+    return float(diffs[seam - 1] / max(np.median(inside), 1e-6))
+
+
+def score(frames: np.ndarray, scene: Scene) -> dict[str, object]:
+    """The answers this scene can be checked on: name -> True/False, plus flicker as a number."""
+    bg = background(scene)
+    mask = foreground(frames, bg)
+    facts, result = scene.facts, {}
+    if scene.kind in ("single", "sequence", "count"):
+        result["colour"] = colour_of(frames, mask, scene, bg) == facts["colour"]
+    if scene.kind in ("single", "sequence"):
+        result["object"] = kind_of(frames, mask, scene, bg) == facts["object"]
+    if scene.kind == "single":
+        result["motion"] = motion_of(frames, mask, scene, bg) == facts["motion"]
+    if scene.kind == "sequence":
+        half = FRAMES // 2
+        first = motion_of(frames, mask, scene, bg, slice(0, half)) == facts["motion"]
+        then = motion_of(frames, mask, scene, bg, slice(half, FRAMES)) == facts["then"]
+        result["temporal order"] = first and then
+    if scene.kind == "relation":
+        result["relation"] = relation_of(frames, mask, scene, bg) == facts["relation"]
+    if scene.kind == "count":
+        result["count"] = count_of(mask) == facts["count"]
+    if scene.kind == "interaction":
+        result["interaction"] = interaction_of(frames, mask, scene, bg) == facts["interaction"]
+    result["style"] = style_of(frames, scene) == scene.style
+    result["flicker"] = flicker(frames, mask)
+    return result
