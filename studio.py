@@ -9,6 +9,7 @@ Also the app file of the Hugging Face Space (see the README's front matter).
 
 import argparse
 import os
+import socket
 from pathlib import Path
 
 import gradio as gr
@@ -304,6 +305,23 @@ def help_text(engine: Engine, tiny) -> str:
     return "\n".join(lines)
 
 
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def launch(engine: Engine, host: str = "127.0.0.1", port: int | None = None, share: bool = False,
+           default_model: str = DEFAULT_MODEL, block: bool = True, max_file_size: str = "200mb") -> gr.Blocks:
+    """Builds the UI and serves it; with block=False it returns at once (tests, benchmarks)."""
+    demo = build_ui(engine, default_model)
+    demo.queue(max_size=64, default_concurrency_limit=4)
+    demo.launch(server_name=host, server_port=port or free_port(), share=share, css=CSS, quiet=not block,
+                prevent_thread_lock=not block, allowed_paths=[str(engine.library.folder), str(SAMPLES)],
+                max_file_size=max_file_size)
+    return demo
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="Start Sora Studio.")
     parser.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"))
@@ -315,10 +333,7 @@ def main() -> None:
     engine = Engine(library=args.outputs)
     if args.model not in engine.models:
         parser.error(f"unknown model {args.model!r}; choose one of {', '.join(engine.models)}")
-    demo = build_ui(engine, args.model)
-    demo.queue(max_size=64, default_concurrency_limit=4)
-    demo.launch(server_name=args.host, server_port=args.port, share=args.share, css=CSS,
-                allowed_paths=[str(engine.library.folder), str(SAMPLES)], max_file_size="200mb")
+    launch(engine, args.host, args.port, args.share, args.model)
 
 
 if __name__ == "__main__":

@@ -23,30 +23,13 @@ from sora_core import preview  # noqa: E402
 from sora_core.backends import Window  # noqa: E402
 from sora_core.engine import Done, Engine  # noqa: E402
 from sora_core.request import parse_request  # noqa: E402
-from tests.conftest import TINY_DIFFUSERS, write_registry  # noqa: E402
-from tests.tiny_pipelines import save_tiny  # noqa: E402
+from tests.tiny_pipelines import tiny_registry  # noqa: E402
 
 SETTINGS = {  # a size where a step costs something, so the ratio means something
     "sora-tiny": dict(frames=16, width=64, height=64, steps=20),
     "tiny-wan": dict(frames=33, width=64, height=64, steps=20),
     "tiny-ltx": dict(frames=33, width=64, height=64, steps=20),
 }
-
-
-def registry(folder: Path) -> Path:
-    import tomllib
-
-    from sora_core.registry import DEFAULT_REGISTRY, PROJECT_ROOT
-
-    real = tomllib.loads(DEFAULT_REGISTRY.read_text())
-    entries = {"sora-tiny": real["sora-tiny"] | {"source": str(PROJECT_ROOT / "assets" / "sora-tiny")}}
-    for name in ("tiny-wan", "tiny-ltx"):
-        entry = dict(TINY_DIFFUSERS[name])
-        entry["source"] = str(save_tiny(entry["source"], folder))
-        entry["extend_source"] = str(save_tiny(entry["extend_source"], folder))
-        entries[name] = dict(label=name, fps=8, steps=20, guidance=3.0, output_scale=1, needs_gpu=False,
-                             can=["text-to-video"]) | entry | {"window_frames": 64}
-    return write_registry(folder / "models.toml", entries)
 
 
 def timed_preview_cost(backend, window: Window) -> list[float]:
@@ -80,7 +63,8 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(2)
     with tempfile.TemporaryDirectory() as tmp:
-        engine = Engine(registry=registry(Path(tmp)), library=Path(tmp) / "out")
+        registry = tiny_registry(Path(tmp), steps=20, window_frames=64)
+        engine = Engine(registry=registry, library=Path(tmp) / "out")
         print(f"{'model':10} {'raw s':>8} {'engine s':>9} {'ratio':>6} {'step ms':>8} {'preview ms/step':>16} "
               f"{'preview %':>9} {'full job s':>10}")
         for model, s in SETTINGS.items():

@@ -8,7 +8,6 @@ before, at peak and after. Every result is checked against the client that asked
 """
 
 import argparse
-import socket
 import statistics
 import sys
 import tempfile
@@ -85,15 +84,11 @@ def percentile(values: list[float], q: float) -> float:
 
 def serve(library: Path):
     from sora_core.engine import Engine
-    from studio import build_ui
+    from studio import launch
 
     engine = Engine(library=library)
-    demo = build_ui(engine).queue(max_size=64, default_concurrency_limit=4)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    demo.launch(server_port=port, prevent_thread_lock=True, quiet=True, allowed_paths=[str(library)])
-    return demo, engine, f"http://127.0.0.1:{port}/"
+    demo = launch(engine, block=False)
+    return demo, engine, demo.local_url
 
 
 def main() -> None:

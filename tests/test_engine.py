@@ -153,7 +153,7 @@ def test_a_model_that_needs_a_gpu_says_so_on_a_cpu(registry_file, tmp_path):
 
 def test_a_model_not_in_the_cache_offline_says_so(tmp_path):
     from sora_core.engine import Engine
-    from tests.conftest import write_registry
+    from tests.tiny_pipelines import write_registry
 
     entry = dict(label="x", family="wan", source="nobody-here/no-such-model", pipeline="WanPipeline", width=16,
                  height=16, frames=9, window_frames=9, fps=8, steps=2, guidance=1.0, frame_multiple=4,

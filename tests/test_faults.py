@@ -13,7 +13,7 @@ from sora_core.engine import Done, Engine, Failed, Progress
 from sora_core.library import Library
 from sora_core.registry import PROJECT_ROOT
 from sora_core.request import parse_request
-from tests.conftest import write_registry
+from tests.tiny_pipelines import write_registry
 
 
 def test_a_model_with_corrupt_weights_fails_clearly_and_the_others_still_work(registry_file, tmp_path):

@@ -91,22 +91,15 @@ def test_symlinks_in_the_library_are_ignored(engine, secret_file):
 
 
 def test_uploads_over_the_size_limit_are_refused(registry_file, tmp_path):
-    import socket
-
     from sora_core.engine import Engine
-    from studio import build_ui
+    from studio import launch
 
     engine = Engine(registry=registry_file, library=tmp_path / "outputs")
-    demo = build_ui(engine).queue()
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    demo.launch(server_port=port, prevent_thread_lock=True, quiet=True, max_file_size="1mb")
+    demo = launch(engine, block=False, max_file_size="1mb")
     try:
         big = tmp_path / "big.mp4"
         big.write_bytes(os.urandom(2 * 1024 * 1024))
-        response = httpx.post(f"http://127.0.0.1:{port}/gradio_api/upload", files={"files": big.open("rb")},
-                              timeout=30)
+        response = httpx.post(f"{demo.local_url}gradio_api/upload", files={"files": big.open("rb")}, timeout=30)
         assert response.status_code == 413
         assert not list(Path(engine.library.folder).iterdir())
     finally:

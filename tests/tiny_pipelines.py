@@ -5,6 +5,7 @@
 `from_pretrained` path as a real hub model.
 """
 
+import tomllib
 from pathlib import Path
 
 import torch
@@ -27,6 +28,8 @@ from diffusers import (
     WanVACETransformer3DModel,
 )
 from transformers import ByT5Tokenizer, T5Config, T5EncoderModel
+
+from sora_core.registry import DEFAULT_REGISTRY, PROJECT_ROOT
 
 
 def _text_encoder() -> T5EncoderModel:
@@ -110,3 +113,49 @@ def save_tiny(name: str, folder: Path) -> Path:
     if not (folder / "model_index.json").exists():
         build_tiny(name).save_pretrained(folder)
     return folder
+
+
+TINY_DIFFUSERS = {
+    "tiny-ltx": dict(family="ltx", source="ltx", pipeline="LTXPipeline", extend_source="ltx-condition",
+                     extend_pipeline="LTXConditionPipeline", width=32, height=32, frames=17, window_frames=17,
+                     frame_multiple=8, size_multiple=32, extend_frames=9),
+    "tiny-wan": dict(family="wan", source="wan", pipeline="WanPipeline", extend_source="wan-vace",
+                     extend_pipeline="WanVACEPipeline", width=16, height=16, frames=9, window_frames=9,
+                     frame_multiple=4, size_multiple=16, extend_frames=5),
+    "tiny-cogvideox": dict(family="cogvideox", source="cogvideox", pipeline="CogVideoXPipeline",
+                           extend_source="cogvideox-i2v", extend_pipeline="CogVideoXImageToVideoPipeline",
+                           width=16, height=16, frames=9, window_frames=9, frame_multiple=4, size_multiple=16,
+                           extend_frames=1),
+}
+
+
+def _toml_value(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    return repr(value)
+
+
+def write_registry(path: Path, entries: dict[str, dict]) -> Path:
+    lines = []
+    for name, entry in entries.items():
+        lines.append(f'["{name}"]')
+        lines += [f"{key} = {_toml_value(value)}" for key, value in entry.items()]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def tiny_registry(folder: Path, **overrides) -> Path:
+    """A registry file with the built-in model and the tiny pipelines (saved into `folder`)."""
+    real = tomllib.loads(DEFAULT_REGISTRY.read_text())
+    entries = {"sora-tiny": real["sora-tiny"] | {"source": str(PROJECT_ROOT / "assets" / "sora-tiny")}}
+    for name, entry in TINY_DIFFUSERS.items():
+        entry = dict(entry)
+        entry["source"] = str(save_tiny(entry["source"], folder))
+        entry["extend_source"] = str(save_tiny(entry["extend_source"], folder))
+        entries[name] = dict(label=name, fps=8, steps=3, guidance=3.0, output_scale=1, needs_gpu=False,
+                             can=["text-to-video", "image-to-video", "extend"]) | entry | overrides
+    return write_registry(folder / "models.toml", entries)
