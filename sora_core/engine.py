@@ -163,7 +163,8 @@ class Engine:
             if preset is None:
                 raise RequestError("preset", f"unknown preset {request.preset!r}; choose one of "
                                    f"{', '.join(self.presets) or '(none loaded)'}")
-        fps = request.fps or (preset.fps if preset and preset.fps else None) or spec.fps
+        preset_fps = preset.fps if preset and spec.fps_flexible else None  # else motion would play too fast
+        fps = request.fps or preset_fps or spec.fps
         width, height = request.width or spec.width, request.height or spec.height
         for name, value in (("width", width), ("height", height)):
             if value % spec.size_multiple:

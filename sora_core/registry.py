@@ -26,6 +26,7 @@ class ModelSpec(BaseModel):
     frames: int = Field(gt=1)  # default clip length
     window_frames: int = Field(gt=1)  # most frames one pipeline call makes; longer clips chain windows
     fps: int = Field(gt=0)
+    fps_flexible: bool = False  # the model takes the frame rate as input (LTX); else fps is its own
     steps: int = Field(gt=0)
     guidance: float = Field(ge=0)
     frame_multiple: int = Field(ge=1)

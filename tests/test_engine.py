@@ -101,7 +101,8 @@ def test_presets_apply_their_template_and_defaults(engine):
     started = next(iter(job))
     assert isinstance(started, Started)
     assert started.settings["final_prompts"] == ["a red ball jumps, cinematic"]
-    assert started.settings["fps"] == engine.presets["cinematic"].fps
+    assert started.settings["guidance"] == engine.presets["cinematic"].guidance
+    assert started.settings["fps"] == engine.models["sora-tiny"].fps  # its motion is learned at 8 fps
     assert isinstance(job.result(), Done)
 
 
