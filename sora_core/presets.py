@@ -42,6 +42,10 @@ def load_presets(folder: Path = DEFAULT_PRESETS) -> tuple[dict[str, Preset], lis
         try:
             data = tomllib.loads(path.read_text(encoding="utf-8"))
             presets[path.stem] = Preset(key=path.stem, **data)
-        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, ValidationError, TypeError) as err:
+        except ValidationError as err:
+            first = err.errors()[0]
+            where = ".".join(str(part) for part in first["loc"])
+            problems.append(f"preset {path.name} skipped: {where}: {first['msg'].removeprefix('Value error, ')}")
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, TypeError) as err:
             problems.append(f"preset {path.name} skipped: {str(err).splitlines()[0]}")
     return presets, problems
