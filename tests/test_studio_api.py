@@ -3,6 +3,7 @@
 import threading
 import time
 
+import pytest
 from gradio_client import Client, handle_file
 
 from sora_core import video
@@ -76,3 +77,29 @@ def test_two_clients_at_once_each_get_their_own_clip(studio):
         t.join(timeout=120)
     assert results["a red ball jumps"]["seed"] == 1
     assert results["a white cube spins"]["seed"] == 2
+
+
+def test_an_open_model_that_cannot_run_here_says_why(tmp_path):
+    from sora_core.engine import Engine
+    from studio import launch
+
+    demo = launch(Engine(library=tmp_path / "out"), block=False)  # the real registry: hub models, no GPU
+    try:
+        with pytest.raises(Exception, match="needs a GPU") as err:  # noqa: B017 - the client wraps gr.Error
+            client(demo.local_url).predict(prompt="a cat", model="ltx-video", api_name="/generate")
+        assert "Traceback" not in str(err.value) and "sora-tiny" in str(err.value)
+    finally:
+        demo.close()
+
+
+def test_closing_the_stream_cancels_the_job(engine):
+    """Gradio closes a handler's generator when its client goes away (a closed tab) or cancels."""
+    from studio import stream
+
+    events = stream(engine, {"prompt": "a red ball jumps", "steps": 200})
+    while "step" not in next(events)[1]:
+        pass
+    events.close()
+    time.sleep(0.5)
+    assert not any(t.name.startswith("job-") and t.is_alive() for t in threading.enumerate())
+    assert engine.library.clips() == []
