@@ -1,6 +1,7 @@
-"""Evaluation of the built-in model on prompts it never saw.
+"""Evaluation of the built-in model on prompts it never saw, and its sample clips.
 
     python -m sora_core.bench quality [--prompts 60] [--steps 20] [--out docs/quality]
+    python -m sora_core.bench samples    # assets/samples/<preset>.gif and docs/media/*.gif
 
 Samples held-out scenes (their colour x object x motion triples never appear in training), makes
 a clip from each caption with sora-tiny through the engine, and scores it from pixels against the
@@ -86,6 +87,33 @@ def quality(args: argparse.Namespace) -> None:
     print(f"wrote {args.out / 'quality.md'} and {args.out / 'contact-sheet.png'}")
 
 
+SAMPLE_PROMPT = "a red ball jumps on the grass"
+README_PROMPTS = [
+    "a red ball rolls to the right",
+    "a blue cube falls and bounces on the grass",
+    "a yellow star spins at night, cinematic",
+    "a pink ball to the left of an orange cube, in animation style",
+    "a red cube chases a blue ball in a studio",
+    "first the orange star grows, then it falls and bounces",
+]
+
+
+def samples(args: argparse.Namespace) -> None:
+    """A clip per style preset (the Styles tab) and the README's clips, all from seed 0."""
+    from .video import write_gif
+
+    with tempfile.TemporaryDirectory() as tmp:
+        engine = Engine(library=Path(tmp))
+        jobs = [(args.assets / f"{key}.gif", SAMPLE_PROMPT, key) for key in engine.presets]
+        jobs += [(args.media / f"{i + 1}.gif", prompt, None) for i, prompt in enumerate(README_PROMPTS)]
+        for path, prompt, preset in jobs:
+            done = engine.start(parse_request(prompt=prompt, preset=preset, seed=0)).result()
+            assert isinstance(done, Done), done
+            path.parent.mkdir(parents=True, exist_ok=True)
+            write_gif(path, done.frames, done.settings["fps"], scale=2)
+            print(f"{path}: {done.settings['final_prompts'][0]}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -96,9 +124,11 @@ def main() -> None:
     q.add_argument("--sheet-rows", type=int, default=12)
     q.add_argument("--seed", type=int, default=12345)
     q.add_argument("--out", type=Path, default=Path("docs/quality"))
+    s = sub.add_parser("samples", help="make the preset and README sample clips")
+    s.add_argument("--assets", type=Path, default=Path("assets/samples"))
+    s.add_argument("--media", type=Path, default=Path("docs/media"))
     args = parser.parse_args()
-    if args.command == "quality":
-        quality(args)
+    {"quality": quality, "samples": samples}[args.command](args)
 
 
 if __name__ == "__main__":
