@@ -86,7 +86,8 @@ def main() -> None:
                 ours.append(time.perf_counter() - start)
             costs = timed_preview_cost(backend, window)
             start = time.perf_counter()
-            done = engine.start(parse_request(prompt=window.prompt, model=model, frames=s["frames"],
+            done = engine.start(parse_request(prompt=window.prompt, model=model, frames=s["frames"], width=s["width"],
+                                              height=s["height"],
                                               steps=s["steps"], seed=0)).result()
             full = time.perf_counter() - start
             assert isinstance(done, Done), done
