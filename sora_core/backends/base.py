@@ -5,6 +5,7 @@ small methods the family subclasses override."""
 
 import os
 import random
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -64,6 +65,7 @@ class Backend:
         self.device = device or pick_device()
         self.dtype = torch.bfloat16 if self.device.type == "cuda" else torch.float32
         self._pipes: dict[bool, diffusers.DiffusionPipeline] = {}
+        self._loading = threading.Lock()  # two jobs asking at once load the model once
         self._projection: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
 
     # -- loading -------------------------------------------------------------------------------
@@ -74,10 +76,11 @@ class Backend:
     def pipeline(self, extend: bool) -> diffusers.DiffusionPipeline:
         if extend and not self.spec.extend_pipeline:
             raise ModelUnavailable(f"{self.spec.name} can't continue a clip; pick a model that can extend")
-        if extend not in self._pipes:
-            name = self.spec.extend_pipeline if extend else self.spec.pipeline
-            self._pipes[extend] = self._load(name, self.spec.resolved_source(extend))
-        return self._pipes[extend]
+        with self._loading:
+            if extend not in self._pipes:
+                name = self.spec.extend_pipeline if extend else self.spec.pipeline
+                self._pipes[extend] = self._load(name, self.spec.resolved_source(extend))
+            return self._pipes[extend]
 
     def _load(self, class_name: str, source: str) -> diffusers.DiffusionPipeline:
         spec = self.spec
