@@ -64,7 +64,7 @@ class Backend:
         self.spec = spec
         self.device = device or pick_device()
         self.dtype = torch.bfloat16 if self.device.type == "cuda" else torch.float32
-        self._pipes: dict[bool, diffusers.DiffusionPipeline] = {}
+        self._pipes: dict[tuple[str, str], diffusers.DiffusionPipeline] = {}  # (class, source) -> pipeline
         self._loading = threading.Lock()  # two jobs asking at once load the model once
         self._projection: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
 
@@ -76,11 +76,11 @@ class Backend:
     def pipeline(self, extend: bool) -> diffusers.DiffusionPipeline:
         if extend and not self.spec.extend_pipeline:
             raise ModelUnavailable(f"{self.spec.name} can't continue a clip; pick a model that can extend")
-        with self._loading:
-            if extend not in self._pipes:
-                name = self.spec.extend_pipeline if extend else self.spec.pipeline
-                self._pipes[extend] = self._load(name, self.spec.resolved_source(extend))
-            return self._pipes[extend]
+        key = (self.spec.extend_pipeline if extend else self.spec.pipeline, self.spec.resolved_source(extend))
+        with self._loading:  # one model serving both (sora-tiny) is loaded once
+            if key not in self._pipes:
+                self._pipes[key] = self._load(*key)
+            return self._pipes[key]
 
     def _load(self, class_name: str, source: str) -> diffusers.DiffusionPipeline:
         spec = self.spec
