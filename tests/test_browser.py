@@ -4,6 +4,7 @@ Screenshots of each stage go to test-artifacts/browser/ (look at them: they are 
 """
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -11,12 +12,14 @@ import time
 from pathlib import Path
 
 import pytest
+from gradio_client import Client
 from playwright.sync_api import Page, expect, sync_playwright
 
 from sora_core.registry import PROJECT_ROOT
 
 pytestmark = pytest.mark.browser
 SHOTS = PROJECT_ROOT / "test-artifacts" / "browser"
+HOSTILE = '<img src=x onerror="window.__xss=1"><script>window.__xss=2</script> a red ball'
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--no-first-run"]
 
@@ -111,12 +114,22 @@ def test_create_extend_and_find_it_in_the_library_after_a_restart(studio_process
     assert longer > duration + 1
     shot(page, "5-extend-done")
 
-    # restart the studio: the library still has both clips, newest first
+    # restart the studio: the library still has both clips; a hostile prompt shows as text
     studio_process.stop()
     studio_process.start()
+    Client(studio_process.url, verbose=False).predict(prompt=HOSTILE, steps=2, api_name="/generate")
     page.goto(studio_process.url)
     page.get_by_role("tab", name="Library").click()
     table = page.locator("#library-table")
     expect(table).to_contain_text("a red ball rolls to the right, cinematic", timeout=15_000)
     expect(table).to_contain_text("it jumps / it spins")
+    expect(table).to_contain_text(HOSTILE)  # the markup itself, as text
+    assert page.evaluate("() => window.__xss") is None
     shot(page, "6-library-after-restart")
+
+    # reuse a clip's settings: they fill the Create tab
+    table.get_by_text("a red ball rolls to the right, cinematic").click()
+    expect(page.locator("#library-id textarea")).to_have_value(re.compile(r"^clip-"), timeout=10_000)
+    page.get_by_role("button", name="Reuse settings").click()
+    expect(page.locator("#prompt textarea")).to_have_value("a red ball rolls to the right, cinematic")
+    shot(page, "7-reused-settings")
