@@ -33,7 +33,7 @@ SAMPLES = PROJECT_ROOT / "assets" / "samples"
 CSS = ".preview img { image-rendering: pixelated; } video { image-rendering: pixelated; }"
 
 
-def stream(engine: Engine, fields: dict, request: gr.Request | None = None):
+def stream(engine: Engine, fields: dict):
     """Runs one job and yields (preview strip, status, notices, video path) as it goes. Closing the
     generator (Cancel, a closed tab) cancels the job."""
     try:
@@ -66,7 +66,6 @@ def build_ui(engine: Engine, default_model: str = DEFAULT_MODEL) -> gr.Blocks:
     models = list(engine.models)
     presets = [("(none)", "")] + [(p.name, key) for key, p in engine.presets.items()]
     spec = engine.models[default_model]
-    tiny = engine.models.get("sora-tiny")
 
     with gr.Blocks(title="Sora Studio") as demo:
         gr.Markdown("# Sora Studio\nDescribe a scene, pick a style, watch it take shape; extend any clip.")
@@ -177,7 +176,7 @@ def build_ui(engine: Engine, default_model: str = DEFAULT_MODEL) -> gr.Blocks:
                             delete_btn = gr.Button("Delete", variant="stop")
 
             with gr.Tab("Help", id="help"):
-                gr.Markdown(help_text(engine, tiny))
+                gr.Markdown(help_text(engine))
 
         # ---- events ---------------------------------------------------------------------------------
 
@@ -293,7 +292,7 @@ def build_ui(engine: Engine, default_model: str = DEFAULT_MODEL) -> gr.Blocks:
     return demo
 
 
-def help_text(engine: Engine, tiny) -> str:
+def help_text(engine: Engine) -> str:
     from sora_core.tiny.tokenizer import world_words
 
     lines = ["## What sora-tiny knows",
