@@ -48,6 +48,10 @@ class TrainConfig:
     ema: float = 0.999
     caption_dropout: float = 0.1
     motion_weight: float = 3.0  # extra loss weight on latents that change over time
+    # From this step on, noise levels are shifted toward pure noise (SD3's shift, 3): the first
+    # sampling steps decide the layout, and plain logit-normal rarely trains sigma > 0.9.
+    high_noise_from: int = 5500
+    high_noise_shift: float = 3.0
     checkpoint_every: int = 500
     threads: int = 2
 
@@ -138,13 +142,17 @@ def sample_condition(batch: int, frames: int, gen: torch.Generator) -> torch.Ten
     return mask
 
 
-def diffusion_loss(unet, text_encoder, tokenizer, x0, captions, cfg: TrainConfig, gen: torch.Generator):
+def diffusion_loss(unet, text_encoder, tokenizer, x0, captions, cfg: TrainConfig, gen: torch.Generator,
+                   step: int):
     b, c, t, h, w = x0.shape
     prompts = ["" if torch.rand((), generator=gen) < cfg.caption_dropout else cap for cap in captions]
     tokens, mask, pooled = encode_text(tokenizer, text_encoder, prompts)
     cond_mask = sample_condition(b, t, gen)
     # logit-normal noise levels (SD3), one per clip; given frames are clean (sigma 0)
-    sigma = torch.sigmoid(torch.randn(b, generator=gen))[:, None].expand(b, t)
+    sigma = torch.sigmoid(torch.randn(b, generator=gen))
+    if step >= cfg.high_noise_from:
+        sigma = cfg.high_noise_shift * sigma / (1 + (cfg.high_noise_shift - 1) * sigma)
+    sigma = sigma[:, None].expand(b, t)
     sigma = torch.where(cond_mask > 0, 0.0, sigma)
     noise = torch.randn(x0.shape, generator=gen)
     s = sigma[:, None, :, None, None]
@@ -254,7 +262,7 @@ def main() -> None:
             group["lr"] = lr_at(step, cfg)
         idx = torch.randint(0, len(latents), (cfg.batch,), generator=gen)
         loss = diffusion_loss(unet, text_encoder, tokenizer, latents[idx].float(), [captions[i] for i in idx],
-                              cfg, gen)
+                              cfg, gen, step)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
