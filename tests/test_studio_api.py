@@ -103,3 +103,28 @@ def test_closing_the_stream_cancels_the_job(engine):
     time.sleep(0.5)
     assert not any(t.name.startswith("job-") and t.is_alive() for t in threading.enumerate())
     assert engine.library.clips() == []
+
+
+def test_a_closed_tab_cancels_its_job(studio):
+    """A browser that goes away drops its event stream; the job stops and leaves nothing behind."""
+    import httpx
+
+    url, engine = studio
+    config = httpx.get(f"{url}config").json()
+    generate = next(d for d in config["dependencies"] if d.get("api_name") == "generate")
+    data = ["a red ball jumps", "", "", "sora-tiny", 2.0, 8, 64, 64, 0, True, 200, 4.0, None]
+    joined = httpx.post(f"{url}gradio_api/queue/join", json={
+        "data": data, "fn_index": generate["id"], "session_hash": "closed-tab", "event_data": None,
+        "trigger_id": generate["targets"][0][0]})
+    assert joined.status_code == 200
+    with httpx.stream("GET", f"{url}gradio_api/queue/data?session_hash=closed-tab", timeout=60) as events:
+        updates = 0
+        for line in events.iter_lines():
+            updates += "process_generating" in line
+            if updates == 3:
+                break  # the tab closes
+    deadline = time.time() + 20
+    while any(t.name.startswith("job-") for t in threading.enumerate()) and time.time() < deadline:
+        time.sleep(0.1)
+    assert not any(t.name.startswith("job-") for t in threading.enumerate())
+    assert engine.library.clips() == []  # 200 steps were not run to the end
