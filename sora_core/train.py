@@ -178,7 +178,7 @@ def export(out: Path, tokenizer, text_encoder, unet, ae, step: int, cfg: TrainCo
     """Writes the pipeline with save_pretrained, atomically (a folder beside, then a rename)."""
     tmp = out.with_name(out.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
-    scheduler = FlowMatchEulerDiscreteScheduler(shift=1.0)
+    scheduler = FlowMatchEulerDiscreteScheduler(shift=3.0)  # more of the sampling steps at high noise
     pipe = SoraTinyPipeline(tokenizer=tokenizer, text_encoder=text_encoder, unet=unet, vae=ae, scheduler=scheduler)
     pipe.save_pretrained(tmp)
     (tmp / "training.json").write_text(json.dumps({"step": step, "config": asdict(cfg)}, indent=2))
