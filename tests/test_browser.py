@@ -79,7 +79,7 @@ def shot(page: Page, name: str) -> None:
 
 def video_duration(page: Page, selector: str) -> float:
     page.wait_for_function(f"() => {{ const v = document.querySelector('{selector} video');"
-                           " return v && v.readyState >= 1 && v.duration > 0; }}", timeout=60_000)
+                           " return v && v.readyState >= 1 && v.duration > 0; }", timeout=60_000)
     return page.evaluate(f"() => document.querySelector('{selector} video').duration")
 
 
