@@ -284,10 +284,6 @@ class Job:
     def cancel(self) -> None:
         self._cancel.set()
 
-    @property
-    def cancelled(self) -> bool:
-        return self._cancel.is_set()
-
     def __iter__(self) -> Iterator[Event]:
         while True:
             event = self._events.get()

@@ -42,9 +42,6 @@ class ModelSpec(BaseModel):
         local = Path(source) if Path(source).is_absolute() else PROJECT_ROOT / source
         return str(local) if local.exists() or source.startswith((".", "/")) else source
 
-    def is_local(self) -> bool:
-        return Path(self.resolved_source()).exists()
-
     def valid_frames(self, frames: int) -> int:
         """The nearest frame count the model accepts (k * frame_multiple + 1), at least 2."""
         m = self.frame_multiple
