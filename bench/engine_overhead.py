@@ -1,6 +1,6 @@
 """What the engine adds to a raw pipeline call: previews at every step, events, the worker thread.
 
-    python bench/engine_overhead.py [--repeats 5]
+    python bench/engine_overhead.py [--repeats 10]
 
 For each model, in one run and with the same settings and seed: the raw pipeline call (no
 callback) against the engine's denoising with live previews on, best of `--repeats`, and the
@@ -59,7 +59,7 @@ def timed_preview_cost(backend, window: Window) -> list[float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=10)
     args = parser.parse_args()
     torch.set_num_threads(2)
     with tempfile.TemporaryDirectory() as tmp:
