@@ -2,23 +2,28 @@
 
     python bench/load.py [--clients 8] [--requests 3] [--steps 4]
 
-Starts the studio in this process (built-in model, a temporary library), then prints throughput,
-p50/p95 wait (submit -> first progress) and p50/p95 total time, and the process's resident memory
+Starts the studio in a process of its own (built-in model, a temporary library), then prints throughput,
+p50/p95 wait (submit -> first progress) and p50/p95 total time, and the server's resident memory
 before, at peak and after. Every result is checked against the client that asked for it.
 """
 
 import argparse
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import httpx
 import psutil
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 
 from gradio_client import Client  # noqa: E402
 
@@ -82,13 +87,36 @@ def percentile(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[q - 1] if len(values) > 1 else values[0]
 
 
-def serve(library: Path):
-    from sora_core.engine import Engine
-    from studio import launch
+@contextmanager
+def served_studio(library: Path) -> Iterator[tuple[str, psutil.Process]]:
+    """The studio started as a user starts it (`python studio.py`), in a process of its own, so the
+    memory measured is the server's alone and not the clients'."""
+    from studio import free_port
 
-    engine = Engine(library=library)
-    demo = launch(engine, block=False)
-    return demo, engine, demo.local_url
+    port = free_port()
+    log = tempfile.TemporaryFile()
+    server = subprocess.Popen([sys.executable, "studio.py", "--port", str(port), "--outputs", str(library)],
+                              cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            if server.poll() is not None or time.monotonic() > deadline:
+                log.seek(0)
+                raise RuntimeError(f"the studio did not start:\n{log.read().decode(errors='replace')[-3000:]}")
+            try:
+                if httpx.get(url, timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.5)
+        yield url, psutil.Process(server.pid)
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        log.close()
 
 
 def main() -> None:
@@ -97,20 +125,17 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=3)
     parser.add_argument("--steps", type=int, default=4)
     args = parser.parse_args()
-    process = psutil.Process()
-    with tempfile.TemporaryDirectory() as tmp:
-        demo, engine, url = serve(Path(tmp))
+    with tempfile.TemporaryDirectory() as tmp, served_studio(Path(tmp)) as (url, server):
         run_load(url, 1, 1, args.steps)  # warm up: model load
-        before = process.memory_info().rss
+        before = server.memory_info().rss
         peak = [before]
         stop = threading.Event()
-        threading.Thread(target=lambda: [peak.append(process.memory_info().rss) or time.sleep(0.2)
+        threading.Thread(target=lambda: [peak.append(server.memory_info().rss) or time.sleep(0.2)
                                          for _ in iter(stop.is_set, True)], daemon=True).start()
         result = run_load(url, args.clients, args.requests, args.steps)
         stop.set()
         time.sleep(1)
-        after = process.memory_info().rss
-        demo.close()
+        after = server.memory_info().rss
     total = args.clients * args.requests
     print(f"requests: {total}, completed right: {result.ok}, wrong client: {len(result.wrong)}, "
           f"errors: {len(result.errors)}")

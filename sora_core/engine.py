@@ -12,6 +12,8 @@ Clips longer than a model's window, and extensions, are made window by window: e
 conditioned on the last frames made so far, and those frames are not repeated in the result.
 """
 
+import ctypes
+import ctypes.util
 import math
 import queue
 import random
@@ -31,6 +33,15 @@ from .library import Library
 from .presets import DEFAULT_PRESETS, Preset, load_presets
 from .registry import DEFAULT_REGISTRY, PROJECT_ROOT, ModelSpec, load_registry
 from .request import Request, RequestError
+
+
+def _glibc() -> ctypes.CDLL | None:
+    name = ctypes.util.find_library("c")
+    libc = ctypes.CDLL(name) if name else None
+    return libc if libc is not None and hasattr(libc, "malloc_trim") else None  # malloc_trim is glibc's
+
+
+_LIBC = _glibc()
 
 DEFAULT_LIBRARY = PROJECT_ROOT / "outputs"
 MAX_IMAGE_PIXELS = 4096 * 4096
@@ -271,6 +282,14 @@ class Engine:
         return notices
 
 
+def release_free_memory() -> None:
+    """Hands memory freed by a job back to the system. Each job runs on a thread of its own, and glibc
+    keeps what a thread freed in that thread's arena: without this, a server's memory grew by about
+    1.5 MB a request under load (bench/load.py), though Python's own objects did not grow."""
+    if _LIBC is not None:
+        _LIBC.malloc_trim(0)
+
+
 class Job:
     """One generation: iterate it for its events; `cancel()` stops it within a denoising step."""
 
@@ -322,6 +341,8 @@ class Job:
         except Exception as err:  # noqa: BLE001 - a job's failure must never take the server down
             self._events.put(Failed(f"generation failed: {type(err).__name__}: {err}. The studio is fine; "
                                     "try again, or with other settings."))
+        finally:
+            release_free_memory()
 
     def _denoise(self, backend: Backend) -> tuple[np.ndarray, float]:
         plan = self.plan

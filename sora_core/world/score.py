@@ -109,21 +109,28 @@ def kind_of(frames, mask, scene, bg) -> str:
     return _nearest(shape(frames, mask), {k: _features_of(_rekinded(scene, k), bg, shape) for k in vocab.OBJECTS})
 
 
-def _motion_prototype(scene: Scene, motion: str, n: int) -> Scene:
+def _motion_prototype(scene: Scene, motion: str, n: int, start: int) -> Scene:
+    """The scene's thing doing `motion` for n frames: from a typical start for that motion when the
+    clip begins, or from the thing's true state at frame `start` - 1 (a sequence's second motion
+    carries on from the first one's end: a shrunken star spins small)."""
     thing = scene.things[0]
-    states = scenes.motion_track(motion, n, *scenes._start_state(motion, random.Random(0)))
+    if start == 0:
+        state = scenes._start_state(motion, random.Random(0))
+    else:
+        state = (thing.x[start - 1], thing.y[start - 1], thing.scale[start - 1], thing.angle[start - 1])
+    states = scenes.motion_track(motion, n, *state)
     moved = replace(thing, x=states[:, 0], y=states[:, 1], scale=states[:, 2], angle=states[:, 3],
-                         walk=np.zeros(n))
+                    walk=np.zeros(n))
     return _with_things(scene, [moved])
 
 
 def motion_of(frames, mask, scene, bg, part: slice = slice(None)) -> str:
-    n = len(range(FRAMES)[part])
+    frames_in_part = range(FRAMES)[part]
     candidates = {}
     for motion in vocab.MOTIONS:
-        proto = _motion_prototype(scene, motion, n)
+        proto = _motion_prototype(scene, motion, len(frames_in_part), frames_in_part.start)
         f = render(proto, seed=0)
-        candidates[motion] = motion_features(f, foreground(f, bg[:n]))
+        candidates[motion] = motion_features(f, foreground(f, bg[: len(frames_in_part)]))
     return _nearest(motion_features(frames[part], mask[part]), candidates)
 
 
