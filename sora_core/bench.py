@@ -82,7 +82,8 @@ def quality(args: argparse.Namespace) -> None:
     print(table)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "quality.md").write_text(
-        f"Command: `python -m sora_core.bench quality --prompts {args.prompts} --steps {args.steps}`\n\n{table}\n")
+        f"Command: `python -m sora_core.bench quality --prompts {args.prompts} --steps {args.steps} "
+        f"--extensions {args.extensions} --sheet-rows {args.sheet_rows} --seed {args.seed}`\n\n{table}\n")
     contact_sheet(sheet, args.out / "contact-sheet.png")
     print(f"wrote {args.out / 'quality.md'} and {args.out / 'contact-sheet.png'}")
 

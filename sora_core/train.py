@@ -41,7 +41,7 @@ class TrainConfig:
     ae_steps: int = 3000
     ae_batch: int = 32
     ae_lr: float = 1e-3
-    steps: int = 16000
+    steps: int = 10500
     batch: int = 8
     lr: float = 3e-4
     warmup: int = 200

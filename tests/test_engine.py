@@ -163,3 +163,36 @@ def test_a_model_not_in_the_cache_offline_says_so(tmp_path):
     done = engine.start(parse_request(prompt="a cat", model="ghost")).result()
     assert isinstance(done, Failed)
     assert "not in the Hugging Face cache" in done.message and "sora-tiny" in done.message
+
+
+class RecordingPipeline:
+    """Stands in for a loaded pipeline: records how the backend places it."""
+
+    def __init__(self):
+        self.calls, self.vae = [], self
+
+    def __getattr__(self, name):
+        return lambda *args, **kwargs: self.calls.append((name, args))
+
+
+@pytest.mark.parametrize("device, free_gb, placed", [
+    ("cuda", 80, [("to", "cuda")]),
+    ("cuda", 12, [("enable_model_cpu_offload", None), ("enable_tiling", None)]),
+    ("mps", None, [("to", "mps")]),
+    ("cpu", None, [("to", "cpu")]),
+])
+def test_models_are_placed_by_device_and_free_gpu_memory(monkeypatch, device, free_gb, placed):
+    """bf16 on CUDA, float32 elsewhere; offload and VAE tiling only when the GPU is short of memory.
+    (No GPU here: CUDA's free-memory query is faked, and nothing is moved.)"""
+    import torch
+
+    from sora_core.backends.base import Backend
+    from sora_core.registry import load_registry
+
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda: (free_gb * 2**30, 80 * 2**30))
+    backend = Backend(load_registry()["ltx-video"], device=torch.device(device))
+    assert backend.dtype == (torch.bfloat16 if device == "cuda" else torch.float32)
+    pipe = RecordingPipeline()
+    backend._place(pipe)
+    calls = [(name, str(args[0]) if args else None) for name, args in pipe.calls if name != "set_progress_bar_config"]
+    assert calls == placed

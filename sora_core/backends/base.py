@@ -104,15 +104,13 @@ class Backend:
 
     def _place(self, pipe: diffusers.DiffusionPipeline) -> None:
         """bf16 on CUDA; model CPU offload and VAE tiling when the GPU has under 24 GB free."""
-        if self.device.type == "cuda":
-            free, _ = torch.cuda.mem_get_info()
-            if free < 24 * 2**30:
-                pipe.enable_model_cpu_offload()
-                if hasattr(pipe.vae, "enable_tiling"):
-                    pipe.vae.enable_tiling()
-                return
-        pipe.to(self.device)
         pipe.set_progress_bar_config(disable=True)
+        if self.device.type == "cuda" and torch.cuda.mem_get_info()[0] < 24 * 2**30:
+            pipe.enable_model_cpu_offload()
+            if hasattr(pipe.vae, "enable_tiling"):
+                pipe.vae.enable_tiling()
+        else:
+            pipe.to(self.device)
 
     # -- one window ----------------------------------------------------------------------------
 
