@@ -316,6 +316,14 @@ class Job:
         return last
 
     def _work(self) -> None:
+        final = self._run()
+        # before the final event: a caller that exits on it (the CLI) must not meet a thread still
+        # inside libc while the interpreter shuts down (that aborted the process)
+        release_free_memory()
+        self._events.put(final)
+
+    def _run(self) -> Event:
+        """Runs the job, sending its events as they come; returns the final one."""
         plan, engine = self.plan, self.engine
         try:
             self._events.put(Started(plan.settings(), engine.notices(plan)))
@@ -324,8 +332,7 @@ class Job:
                 self._events.put(Waiting(plan.spec.name))
                 while not lock.acquire(timeout=0.2):
                     if self._cancel.is_set():
-                        self._events.put(CancelledEvent())
-                        return
+                        return CancelledEvent()
             try:
                 frames, elapsed = self._denoise(engine.backend(plan.spec.name))
             finally:
@@ -333,16 +340,14 @@ class Job:
             settings = plan.settings() | {"created": time.strftime("%Y-%m-%dT%H:%M:%S"),
                                           "elapsed_s": round(elapsed, 2), "frames_total": len(frames)}
             video.write_video(self.out, frames, plan.fps, settings, scale=plan.spec.output_scale)
-            self._events.put(Done(self.out, frames, settings))
+            return Done(self.out, frames, settings)
         except Cancelled:
-            self._events.put(CancelledEvent())
+            return CancelledEvent()
         except (ModelUnavailable, video.VideoError, RequestError) as err:
-            self._events.put(Failed(str(err)))
+            return Failed(str(err))
         except Exception as err:  # noqa: BLE001 - a job's failure must never take the server down
-            self._events.put(Failed(f"generation failed: {type(err).__name__}: {err}. The studio is fine; "
-                                    "try again, or with other settings."))
-        finally:
-            release_free_memory()
+            return Failed(f"generation failed: {type(err).__name__}: {err}. The studio is fine; "
+                          "try again, or with other settings.")
 
     def _denoise(self, backend: Backend) -> tuple[np.ndarray, float]:
         plan = self.plan
