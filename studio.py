@@ -163,7 +163,7 @@ def build_ui(engine: Engine, default_model: str = DEFAULT_MODEL) -> gr.Blocks:
                     refresh_btn = gr.Button("Refresh")
                 clips = gr.Dataframe(headers=["created", "prompt", "preset", "model", "seed", "frames", "id"],
                                      datatype=["str"] * 7, interactive=False, elem_id="library-table",
-                                     wrap=True)
+                                     wrap=True, column_widths=["13%", "29%", "9%", "9%", "9%", "7%", "24%"])
                 with gr.Row():
                     with gr.Column(scale=3):
                         picked_video = gr.Video(label="Clip", interactive=False, elem_id="library-video")

@@ -53,13 +53,14 @@ def quality(args: argparse.Namespace) -> None:
             real = render(scene, seed=i)
             for name, value in score(real, scene).items():
                 truth[name].append(value)
-            done = engine.start(parse_request(prompt=scene.caption, seed=i, steps=args.steps)).result()
+            done = engine.start(parse_request(prompt=scene.caption, seed=i, steps=args.steps,
+                                              guidance=args.guidance)).result()
             assert isinstance(done, Done), done
             for name, value in score(done.frames, scene).items():
                 model[name].append(value)
             if i < args.extensions:  # continue the clip with its own prompt, score the seam
                 longer = engine.start(parse_request(mode="extend", video=done.path, prompt=scene.caption, seed=i,
-                                                    steps=args.steps)).result()
+                                                    steps=args.steps, guidance=args.guidance)).result()
                 assert isinstance(longer, Done), longer
                 seams.append(seam_ratio(longer.frames, len(done.frames)))
                 truth_seams.append(seam_ratio(np.concatenate([real, real[4:]]), len(real)))
@@ -83,7 +84,8 @@ def quality(args: argparse.Namespace) -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "quality.md").write_text(
         f"Command: `python -m sora_core.bench quality --prompts {args.prompts} --steps {args.steps} "
-        f"--extensions {args.extensions} --sheet-rows {args.sheet_rows} --seed {args.seed}`\n\n{table}\n")
+        + (f"--guidance {args.guidance} " if args.guidance is not None else "")
+        + f"--extensions {args.extensions} --sheet-rows {args.sheet_rows} --seed {args.seed}`\n\n{table}\n")
     contact_sheet(sheet, args.out / "contact-sheet.png")
     print(f"wrote {args.out / 'quality.md'} and {args.out / 'contact-sheet.png'}")
 
@@ -121,6 +123,7 @@ def main() -> None:
     q = sub.add_parser("quality", help="score sora-tiny on held-out prompts")
     q.add_argument("--prompts", type=int, default=60)
     q.add_argument("--steps", type=int, default=20)
+    q.add_argument("--guidance", type=float, help="classifier-free guidance (default: the model's, 4)")
     q.add_argument("--extensions", type=int, default=10)
     q.add_argument("--sheet-rows", type=int, default=12)
     q.add_argument("--seed", type=int, default=12345)

@@ -41,13 +41,14 @@ class TrainConfig:
     ae_steps: int = 3000
     ae_batch: int = 32
     ae_lr: float = 1e-3
-    steps: int = 10500
+    steps: int = 14500
     batch: int = 8
     lr: float = 3e-4
     warmup: int = 200
-    # The learning rate follows a cosine that restarts here (SGDR): the first cycle's weights were
-    # still far from the quality targets, and a second cycle at a high rate kept them learning.
-    restart_at: int = 8000
+    # The learning rate follows a cosine that restarts at these steps (SGDR): after each cycle the
+    # weights were still far from the quality targets, and a new cycle at a high rate kept them
+    # learning. Each cycle warms up again and decays to 10% at the next restart (or `steps`).
+    restarts: tuple[int, ...] = (8000, 10500)
     ema: float = 0.999
     caption_dropout: float = 0.1
     motion_weight: float = 3.0  # extra loss weight on latents that change over time
@@ -171,8 +172,10 @@ def diffusion_loss(unet, text_encoder, tokenizer, x0, captions, cfg: TrainConfig
 
 
 def lr_at(step: int, cfg: TrainConfig) -> float:
-    """Warm-up, then cosine decay to 10%, in two cycles: [0, restart_at) and [restart_at, steps)."""
-    start, end = (0, cfg.restart_at) if step < cfg.restart_at else (cfg.restart_at, cfg.steps)
+    """Warm-up, then cosine decay to 10%, in cycles that start at 0 and at each of `restarts`."""
+    bounds = [0, *cfg.restarts, cfg.steps]
+    cycle = max(i for i in range(len(bounds) - 1) if step >= bounds[i])
+    start, end = bounds[cycle], bounds[cycle + 1]
     if step - start < cfg.warmup:
         return cfg.lr * (step - start + 1) / cfg.warmup
     progress = (step - start - cfg.warmup) / max(1, end - start - cfg.warmup)
