@@ -41,6 +41,7 @@ class TrainConfig:
     ae_steps: int = 3000
     ae_batch: int = 32
     ae_lr: float = 1e-3
+    ae_stats_frames: int = 2048  # frames that set the latent scale and the preview's RGB map
     steps: int = 14500
     batch: int = 8
     lr: float = 3e-4
@@ -105,7 +106,7 @@ def train_autoencoder(cfg: TrainConfig, frames: np.ndarray) -> TinyFrameAutoenco
         opt.step()
         if step % 100 == 0:
             log(f"ae step {step} loss {loss.item():.4f}")
-    return fit_latent_stats(ae, flat[gen.integers(0, len(flat), 2048)])
+    return fit_latent_stats(ae, flat[gen.integers(0, len(flat), cfg.ae_stats_frames)])
 
 
 @torch.no_grad()
@@ -197,26 +198,18 @@ def export(out: Path, tokenizer, text_encoder, unet, ae, step: int, cfg: TrainCo
     shutil.rmtree(old, ignore_errors=True)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--run", type=Path, default=Path("runs/sora-tiny"), help="work folder: caches, checkpoints")
-    parser.add_argument("--out", type=Path, default=Path("assets/sora-tiny"), help="where the pipeline is exported")
-    parser.add_argument("--resume-from", type=Path, help="a checkpoint file to start from")
-    parser.add_argument("--steps", type=int, help="total diffusion steps (default from the config)")
-    parser.add_argument("--stop-after-minutes", type=float, help="checkpoint and stop after this long")
-    args = parser.parse_args()
-    cfg = TrainConfig()
-    if args.steps:
-        cfg.steps = args.steps
+def train(cfg: TrainConfig, run: Path, out: Path, resume_from: Path | None = None,
+          stop_after_minutes: float | None = None) -> None:
+    """Runs (or resumes) all three stages in the work folder `run`, exporting the pipeline to `out`."""
     torch.set_num_threads(cfg.threads)
-    args.run.mkdir(parents=True, exist_ok=True)
+    run.mkdir(parents=True, exist_ok=True)
     started = time.time()
-    ckpt_path = args.run / "checkpoint.pt"
-    resume = args.resume_from or (ckpt_path if ckpt_path.exists() else None)
+    ckpt_path = run / "checkpoint.pt"
+    resume = resume_from or (ckpt_path if ckpt_path.exists() else None)
     state = torch.load(resume, weights_only=False) if resume else None
 
     # stages 1-2: the pool's latents are cached; the autoencoder travels in the checkpoint
-    latents_path = args.run / "pool_latents.pt"
+    latents_path = run / "pool_latents.pt"
     ae = TinyFrameAutoencoder(**state["ae_config"]) if state else None
     if ae is not None:
         ae.load_state_dict(state["ae"])
@@ -259,7 +252,7 @@ def main() -> None:
                     "ema_unet": ema_unet.state_dict(), "opt": opt.state_dict(), "gen": gen.get_state()},
                    ckpt_path.with_suffix(".tmp"))
         ckpt_path.with_suffix(".tmp").rename(ckpt_path)
-        export(args.out, tokenizer, ema_text, ema_unet, ae, step, cfg)
+        export(out, tokenizer, ema_text, ema_unet, ae, step, cfg)
         log(f"checkpoint at step {step}")
 
     if step == 0:
@@ -282,12 +275,26 @@ def main() -> None:
         if step % 50 == 0:
             log(f"step {step} loss {running:.4f} lr {lr_at(step, cfg):.2e} {(time.time() - tick) / 50:.2f}s/step")
             tick = time.time()
-        out_of_time = args.stop_after_minutes and time.time() - started > 60 * args.stop_after_minutes
+        out_of_time = stop_after_minutes and time.time() - started > 60 * stop_after_minutes
         if step % cfg.checkpoint_every == 0 or step == cfg.steps or out_of_time:
             checkpoint()
         if out_of_time:
             log("stopping: time limit")
             break
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--run", type=Path, default=Path("runs/sora-tiny"), help="work folder: caches, checkpoints")
+    parser.add_argument("--out", type=Path, default=Path("assets/sora-tiny"), help="where the pipeline is exported")
+    parser.add_argument("--resume-from", type=Path, help="a checkpoint file to start from")
+    parser.add_argument("--steps", type=int, help="total diffusion steps (default from the config)")
+    parser.add_argument("--stop-after-minutes", type=float, help="checkpoint and stop after this long")
+    args = parser.parse_args()
+    cfg = TrainConfig()
+    if args.steps:
+        cfg.steps = args.steps
+    train(cfg, args.run, args.out, args.resume_from, args.stop_after_minutes)
 
 
 if __name__ == "__main__":
