@@ -42,7 +42,7 @@ class TrainConfig:
     ae_batch: int = 32
     ae_lr: float = 1e-3
     ae_stats_frames: int = 2048  # frames that set the latent scale and the preview's RGB map
-    steps: int = 14500
+    steps: int = 14000
     batch: int = 8
     lr: float = 3e-4
     warmup: int = 200
