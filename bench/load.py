@@ -1,10 +1,12 @@
 """Load on one studio: N concurrent gradio_client clients, each sending R requests in turn.
 
-    python bench/load.py [--clients 8] [--requests 3] [--steps 4]
+    python bench/load.py [--clients 8] [--requests 3] [--steps 4] [--rounds 3]
 
-Starts the studio in a process of its own (built-in model, a temporary library), then prints throughput,
-p50/p95 wait (submit -> first progress) and p50/p95 total time, and the server's resident memory
-before, at peak and after. Every result is checked against the client that asked for it.
+Starts the studio in a process of its own (built-in model, a temporary library), then sends the same
+load `--rounds` times and prints, for the first round, throughput, p50/p95 wait (submit -> first
+progress) and p50/p95 total time; and the server's resident memory before, at peak and after each
+round: a leak shows as memory that grows round after round. Every result is checked against the
+client that asked for it.
 """
 
 import argparse
@@ -124,6 +126,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--requests", type=int, default=3)
     parser.add_argument("--steps", type=int, default=4)
+    parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp, served_studio(Path(tmp)) as (url, server):
         run_load(url, 1, 1, args.steps)  # warm up: model load
@@ -132,21 +135,22 @@ def main() -> None:
         stop = threading.Event()
         threading.Thread(target=lambda: [peak.append(server.memory_info().rss) or time.sleep(0.2)
                                          for _ in iter(stop.is_set, True)], daemon=True).start()
-        result = run_load(url, args.clients, args.requests, args.steps)
+        rounds, after = [], []
+        for _ in range(args.rounds):
+            rounds.append(run_load(url, args.clients, args.requests, args.steps))
+            time.sleep(1)
+            after.append(server.memory_info().rss)
         stop.set()
-        time.sleep(1)
-        after = server.memory_info().rss
-    total = args.clients * args.requests
-    print(f"requests: {total}, completed right: {result.ok}, wrong client: {len(result.wrong)}, "
-          f"errors: {len(result.errors)}")
-    print(f"wall {result.wall:.1f} s, throughput {result.ok / result.wall:.2f} clips/s")
+    result, total = rounds[0], args.clients * args.requests
+    print(f"requests: {total} a round, completed right: {[r.ok for r in rounds]}, "
+          f"wrong client: {sum(len(r.wrong) for r in rounds)}, errors: {sum(len(r.errors) for r in rounds)}")
+    print(f"round 1: wall {result.wall:.1f} s, throughput {result.ok / result.wall:.2f} clips/s")
     for name, values in (("wait to first preview", result.waits), ("total per request", result.totals)):
         print(f"{name:22} p50 {percentile(values, 50):.2f} s, p95 {percentile(values, 95):.2f} s")
-    print(f"memory (RSS): before {before / 2**20:.0f} MB, peak {max(peak) / 2**20:.0f} MB, "
-          f"after {after / 2**20:.0f} MB")
-    for line in result.wrong + result.errors:
+    print(f"memory (RSS): before {before / 2**20:.0f} MB, peak {max(peak) / 2**20:.0f} MB, after each round "
+          + ", ".join(f"{rss / 2**20:.0f}" for rss in after) + " MB")
+    for line in [line for r in rounds for line in r.wrong + r.errors]:
         print(line)
-
 
 if __name__ == "__main__":
     main()
