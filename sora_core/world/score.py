@@ -109,29 +109,37 @@ def kind_of(frames, mask, scene, bg) -> str:
     return _nearest(shape(frames, mask), {k: _features_of(_rekinded(scene, k), bg, shape) for k in vocab.OBJECTS})
 
 
-def _motion_prototype(scene: Scene, motion: str, n: int, start: int) -> Scene:
-    """The scene's thing doing `motion` for n frames: from a typical start for that motion when the
-    clip begins, or from the thing's true state at frame `start` - 1 (a sequence's second motion
-    carries on from the first one's end: a shrunken star spins small)."""
-    thing = scene.things[0]
-    if start == 0:
-        state = scenes._start_state(motion, random.Random(0))
-    else:
-        state = (thing.x[start - 1], thing.y[start - 1], thing.scale[start - 1], thing.angle[start - 1])
+def _motion_prototype(scene: Scene, motion: str, n: int, state: tuple[float, float, float, float]) -> Scene:
+    """The scene's thing doing `motion` for n frames from `state` (x, y, scale, angle)."""
     states = scenes.motion_track(motion, n, *state)
-    moved = replace(thing, x=states[:, 0], y=states[:, 1], scale=states[:, 2], angle=states[:, 3],
+    moved = replace(scene.things[0], x=states[:, 0], y=states[:, 1], scale=states[:, 2], angle=states[:, 3],
                     walk=np.zeros(n))
     return _with_things(scene, [moved])
 
 
-def motion_of(frames, mask, scene, bg, part: slice = slice(None)) -> str:
-    frames_in_part = range(FRAMES)[part]
+def _nearest_motion(frames, mask, scene, bg, prototypes: dict[str, Scene], part: slice) -> str:
+    """The motion whose prototype, rendered and seen over `part` of the clip, moves most like it."""
     candidates = {}
-    for motion in vocab.MOTIONS:
-        proto = _motion_prototype(scene, motion, len(frames_in_part), frames_in_part.start)
-        f = render(proto, seed=0)
-        candidates[motion] = motion_features(f, foreground(f, bg[: len(frames_in_part)]))
+    for motion, proto in prototypes.items():
+        f = render(proto, seed=0)[part]
+        candidates[motion] = motion_features(f, foreground(f, bg[part]))
     return _nearest(motion_features(frames[part], mask[part]), candidates)
+
+
+def motion_of(frames, mask, scene, bg, part: slice = slice(None)) -> str:
+    """The motion over `part`: from a typical start for each motion when the part begins the clip,
+    or from the thing's true state just before it (a sequence's second motion carries on from the
+    first one's end: a shrunken star spins small)."""
+    start, n = range(FRAMES)[part].start, len(range(FRAMES)[part])
+    thing = scene.things[0]
+
+    def state(motion: str) -> tuple[float, float, float, float]:
+        if start == 0:
+            return scenes._start_state(motion, random.Random(0))
+        return thing.x[start - 1], thing.y[start - 1], thing.scale[start - 1], thing.angle[start - 1]
+
+    prototypes = {m: _motion_prototype(scene, m, n, state(m)) for m in vocab.MOTIONS}
+    return _nearest_motion(frames[part], mask[part], scene, bg[part], prototypes, slice(None))
 
 
 def _split_two(frames, mask, scene, bg) -> tuple[np.ndarray, np.ndarray]:
@@ -211,6 +219,17 @@ def seam_ratio(frames: np.ndarray, seam: int) -> float:
     diffs = np.abs(np.diff(frames.astype(float), axis=0)).mean(axis=(1, 2, 3))
     inside = np.delete(diffs, seam - 1)
     return float(diffs[seam - 1] / max(np.median(inside), 1e-6))
+
+
+def carries_on(frames: np.ndarray, scene: Scene, start: int) -> bool:
+    """Whether frames `start`.. keep doing the scene's motion, in its phase (a jump half-way up goes
+    on up and comes down): the test of an extension given the scene's first `start` frames. Each
+    candidate motion runs the whole clip from the thing's first state and is compared from `start`."""
+    bg, thing = background(scene), scene.things[0]
+    first = (thing.x[0], thing.y[0], thing.scale[0], thing.angle[0])
+    prototypes = {m: _motion_prototype(scene, m, FRAMES, first) for m in vocab.MOTIONS}
+    mask = foreground(frames, bg)
+    return _nearest_motion(frames, mask, scene, bg, prototypes, slice(start, FRAMES)) == scene.facts["motion"]
 
 
 def score(frames: np.ndarray, scene: Scene) -> dict[str, object]:
