@@ -26,7 +26,7 @@ from PIL import Image, ImageDraw
 from . import video
 from .engine import Done, Engine
 from .request import parse_request
-from .world import render, sample_scene
+from .world import Scene, render, sample_scene
 from .world.score import carries_on, score, seam_ratio
 
 METRICS = ["colour", "object", "motion", "relation", "count", "temporal order", "interaction", "style",
@@ -73,9 +73,10 @@ def quality(args: argparse.Namespace) -> None:
             if i < args.sheet_rows:
                 sheet.append((f"made:  {scene.caption}", done.frames))
                 sheet.append(("truth: (the world's render)", real))
+        spec = engine.models["sora-tiny"]
         for i, scene in enumerate(single_motion_scenes(random.Random(args.seed + 1), args.continuations)):
-            real, given = render(scene, seed=i), engine.models["sora-tiny"].extend_frames
-            source = video.write_video(Path(tmp) / f"source-{i}.mp4", real[:given], engine.models["sora-tiny"].fps, {})
+            real, given = render(scene, seed=i), spec.extend_frames  # given: what an extension conditions on
+            source = video.write_video(Path(tmp) / f"source-{i}.mp4", real[:given], spec.fps, {})
             longer = engine.start(parse_request(mode="extend", video=source, prompt=scene.caption, seed=i,
                                                 steps=args.steps, guidance=args.guidance)).result()
             assert isinstance(longer, Done) and len(longer.frames) == len(real), longer
@@ -108,7 +109,7 @@ def quality(args: argparse.Namespace) -> None:
     print(f"wrote {args.out / 'quality.md'} and {args.out / 'contact-sheet.png'}")
 
 
-def single_motion_scenes(rng: random.Random, n: int) -> list:
+def single_motion_scenes(rng: random.Random, n: int) -> list[Scene]:
     """n held-out scenes of one thing doing one motion that changes it over the whole clip."""
     found = []
     while len(found) < n:
