@@ -152,5 +152,6 @@ def main() -> None:
     for line in [line for r in rounds for line in r.wrong + r.errors]:
         print(line)
 
+
 if __name__ == "__main__":
     main()

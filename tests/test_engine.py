@@ -78,7 +78,6 @@ def test_cancel_stops_within_a_step_and_frees_the_model(engine, model):
     assert isinstance(generate(engine, model, seed=2)[1], Done)  # the model serves the next job
 
 
-
 def test_every_job_hands_its_freed_memory_back_before_its_final_event(engine, monkeypatch):
     # each job runs on its own thread, whose glibc arena keeps what it freed unless trimmed: a server
     # grew ~36 MB a round of load without it (bench/load.py prints the memory round after round)
@@ -97,6 +96,7 @@ def test_every_job_hands_its_freed_memory_back_before_its_final_event(engine, mo
     cancelled = engine.start(parse_request(prompt="a red ball jumps", steps=12, seed=1))
     cancelled.cancel()
     assert isinstance(cancelled.result(), CancelledEvent) and trims == [0, 0]
+
 
 def test_a_clip_longer_than_the_model_window_is_made_window_by_window(engine):
     events, done = generate(engine, "sora-tiny", frames=40, seed=4)

@@ -49,6 +49,12 @@ def is_held_out(colour: str, kind: str, motion: str) -> bool:
     return zlib.crc32(f"{colour}|{kind}|{motion}".encode()) % 10 == 0
 
 
+def holds_held_out_triple(facts: dict) -> bool:
+    """Whether a scene's main thing does something held out: its motion, or either of a sequence's two."""
+    motions = [facts.get("motion", "still")] + ([facts["then"]] if "then" in facts else [])
+    return any(is_held_out(facts["colour"], facts["object"], m) for m in motions)
+
+
 def rest_y(scale: float) -> float:
     return GROUND - RADIUS * scale
 
@@ -267,9 +273,7 @@ def sample_scene(rng: random.Random, held_out: bool = False) -> Scene:
                                         rng.choice(list(vocab.COUNT_MOTION_WORDS)))
         else:
             things, core, facts = interaction(rng, *_two_things(rng), rng.choice(vocab.INTERACTIONS))
-        motions = [facts.get("motion", "still")] + ([facts["then"]] if "then" in facts else [])
-        unseen = any(is_held_out(facts["colour"], facts["object"], m) for m in motions)
-        if unseen == held_out:
+        if holds_held_out_triple(facts) == held_out:
             caption = _dress(core, background, style, rng)
             facts |= {"kind": kind, "background": background, "style": style}
             return Scene(kind, background, style, things, caption, facts)

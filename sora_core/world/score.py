@@ -117,7 +117,7 @@ def _motion_prototype(scene: Scene, motion: str, n: int, state: tuple[float, flo
     return _with_things(scene, [moved])
 
 
-def _nearest_motion(frames, mask, scene, bg, prototypes: dict[str, Scene], part: slice) -> str:
+def _nearest_motion(frames, mask, bg, prototypes: dict[str, Scene], part: slice) -> str:
     """The motion whose prototype, rendered and seen over `part` of the clip, moves most like it."""
     candidates = {}
     for motion, proto in prototypes.items():
@@ -139,7 +139,7 @@ def motion_of(frames, mask, scene, bg, part: slice = slice(None)) -> str:
         return thing.x[start - 1], thing.y[start - 1], thing.scale[start - 1], thing.angle[start - 1]
 
     prototypes = {m: _motion_prototype(scene, m, n, state(m)) for m in vocab.MOTIONS}
-    return _nearest_motion(frames[part], mask[part], scene, bg[part], prototypes, slice(None))
+    return _nearest_motion(frames[part], mask[part], bg[part], prototypes, slice(None))
 
 
 def _split_two(frames, mask, scene, bg) -> tuple[np.ndarray, np.ndarray]:
@@ -229,7 +229,7 @@ def carries_on(frames: np.ndarray, scene: Scene, start: int) -> bool:
     first = (thing.x[0], thing.y[0], thing.scale[0], thing.angle[0])
     prototypes = {m: _motion_prototype(scene, m, FRAMES, first) for m in vocab.MOTIONS}
     mask = foreground(frames, bg)
-    return _nearest_motion(frames, mask, scene, bg, prototypes, slice(start, FRAMES)) == scene.facts["motion"]
+    return _nearest_motion(frames, mask, bg, prototypes, slice(start, FRAMES)) == scene.facts["motion"]
 
 
 def score(frames: np.ndarray, scene: Scene) -> dict[str, object]:
