@@ -26,7 +26,7 @@ from PIL import Image, ImageDraw
 from . import video
 from .engine import Done, Engine
 from .request import parse_request
-from .world import Scene, render, sample_scene
+from .world import render, sample_scene, single_motion_scenes
 from .world.score import carries_on, score, seam_ratio
 
 METRICS = ["colour", "object", "motion", "relation", "count", "temporal order", "interaction", "style",
@@ -107,16 +107,6 @@ def quality(args: argparse.Namespace) -> None:
         f"--seed {args.seed}`\n\n{table}\n")
     contact_sheet(sheet, args.out / "contact-sheet.png")
     print(f"wrote {args.out / 'quality.md'} and {args.out / 'contact-sheet.png'}")
-
-
-def single_motion_scenes(rng: random.Random, n: int) -> list[Scene]:
-    """n held-out scenes of one thing doing one motion that changes it over the whole clip."""
-    found = []
-    while len(found) < n:
-        scene = sample_scene(rng, held_out=True)
-        if scene.kind == "single" and scene.facts["motion"] != "still":
-            found.append(scene)
-    return found
 
 
 SAMPLE_PROMPT = "a red ball jumps on the grass"

@@ -16,6 +16,7 @@ import argparse
 import copy
 import json
 import math
+import multiprocessing
 import random
 import shutil
 import time
@@ -57,6 +58,10 @@ class TrainConfig:
     # sampling steps decide the layout, and plain logit-normal rarely trains sigma > 0.9.
     high_noise_from: int = 5500
     high_noise_shift: float = 3.0
+    # Shorter paths from given frames to new ones (TinyVideoUNet): attention along time at 16x16,
+    # and the last given frame repeated into the condition of the frames to make.
+    temporal_attention: bool = False
+    carry_condition: bool = False
     checkpoint_every: int = 500
     threads: int = 2
 
@@ -68,17 +73,24 @@ def log(msg: str) -> None:
 # 1. The pool -------------------------------------------------------------------------------
 
 
-def render_pool(cfg: TrainConfig) -> tuple[np.ndarray, list[str]]:
+def render_one(job: tuple) -> np.ndarray:
+    scene, seed = job
+    return render(scene, seed=seed)
+
+
+def render_pool(cfg: TrainConfig, processes: int = 1) -> tuple[np.ndarray, list[str]]:
+    """The pool's clips and captions; the scenes are drawn in order, so `processes` changes nothing
+    but the time it takes."""
     rng = random.Random(cfg.seed)
+    scenes = [sample_scene(rng) for _ in range(cfg.pool_clips)]
+    seeds = [cfg.seed * 1_000_003 + i for i in range(cfg.pool_clips)]
     frames = np.zeros((cfg.pool_clips, 16, 64, 64, 3), dtype=np.uint8)
-    captions = []
-    for i in range(cfg.pool_clips):
-        scene = sample_scene(rng)
-        frames[i] = render(scene, seed=cfg.seed * 1_000_003 + i)
-        captions.append(scene.caption)
-        if i % 1000 == 0:
-            log(f"rendered {i}/{cfg.pool_clips}")
-    return frames, captions
+    with multiprocessing.get_context("fork").Pool(processes) as pool:
+        for i, clip in enumerate(pool.imap(render_one, zip(scenes, seeds, strict=True), chunksize=32)):
+            frames[i] = clip
+            if i % 1000 == 0:
+                log(f"rendered {i}/{cfg.pool_clips}")
+    return frames, [scene.caption for scene in scenes]
 
 
 def to_pixels(frames: np.ndarray) -> torch.Tensor:
@@ -149,17 +161,19 @@ def sample_condition(batch: int, frames: int, gen: torch.Generator) -> torch.Ten
 
 def diffusion_loss(unet, text_encoder, tokenizer, x0, captions, cfg: TrainConfig, gen: torch.Generator,
                    step: int):
+    # random draws come from the CPU generator whatever the device, so a seed means the same run
     b, c, t, h, w = x0.shape
+    device = x0.device
     prompts = ["" if torch.rand((), generator=gen) < cfg.caption_dropout else cap for cap in captions]
     tokens, mask, pooled = encode_text(tokenizer, text_encoder, prompts)
-    cond_mask = sample_condition(b, t, gen)
+    cond_mask = sample_condition(b, t, gen).to(device)
     # logit-normal noise levels (SD3), one per clip; given frames are clean (sigma 0)
     sigma = torch.sigmoid(torch.randn(b, generator=gen))
     if step >= cfg.high_noise_from:
         sigma = cfg.high_noise_shift * sigma / (1 + (cfg.high_noise_shift - 1) * sigma)
-    sigma = sigma[:, None].expand(b, t)
+    sigma = sigma[:, None].expand(b, t).to(device)
     sigma = torch.where(cond_mask > 0, 0.0, sigma)
-    noise = torch.randn(x0.shape, generator=gen)
+    noise = torch.randn(x0.shape, generator=gen).to(device)
     s = sigma[:, None, :, None, None]
     xt = (1 - s) * x0 + s * noise
     cond = x0 * cond_mask[:, None, :, None, None]
@@ -183,6 +197,14 @@ def lr_at(step: int, cfg: TrainConfig) -> float:
     return cfg.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
 
 
+def load_grown(unet: TinyVideoUNet, weights: dict[str, torch.Tensor]) -> list[str]:
+    """Loads weights into a network that may have modules the weights lack; returns their names."""
+    result = unet.load_state_dict(weights, strict=False)
+    if result.unexpected_keys or any(not k.startswith("time_attn") for k in result.missing_keys):
+        raise ValueError(f"checkpoint does not fit the network: {result}")
+    return sorted({k.split(".")[0] for k in result.missing_keys})
+
+
 def export(out: Path, tokenizer, text_encoder, unet, ae, step: int, cfg: TrainConfig) -> None:
     """Writes the pipeline with save_pretrained, atomically (a folder beside, then a rename)."""
     tmp = out.with_name(out.name + ".tmp")
@@ -199,14 +221,17 @@ def export(out: Path, tokenizer, text_encoder, unet, ae, step: int, cfg: TrainCo
 
 
 def train(cfg: TrainConfig, run: Path, out: Path, resume_from: Path | None = None,
-          stop_after_minutes: float | None = None) -> None:
-    """Runs (or resumes) all three stages in the work folder `run`, exporting the pipeline to `out`."""
+          stop_after_minutes: float | None = None, device: str = "cpu", stop_at_step: int | None = None) -> None:
+    """Runs (or resumes) all three stages in the work folder `run`, exporting the pipeline to `out`.
+    The pool and the autoencoder are made on the CPU; `device` trains the diffusion model. A run can
+    stop early, after `stop_after_minutes` or at `stop_at_step`, with the schedule still aimed at
+    `cfg.steps`; it checkpoints there and resumes from it."""
     torch.set_num_threads(cfg.threads)
     run.mkdir(parents=True, exist_ok=True)
     started = time.time()
     ckpt_path = run / "checkpoint.pt"
     resume = resume_from or (ckpt_path if ckpt_path.exists() else None)
-    state = torch.load(resume, weights_only=False) if resume else None
+    state = torch.load(resume, weights_only=False, map_location="cpu") if resume else None
 
     # stages 1-2: the pool's latents are cached; the autoencoder travels in the checkpoint
     latents_path = run / "pool_latents.pt"
@@ -217,7 +242,7 @@ def train(cfg: TrainConfig, run: Path, out: Path, resume_from: Path | None = Non
         pool = torch.load(latents_path)
         latents, captions = pool["latents"], pool["captions"]
     else:
-        frames, captions = render_pool(cfg)
+        frames, captions = render_pool(cfg, processes=cfg.threads)
         if ae is None:
             ae = train_autoencoder(cfg, frames)
         log("encoding the pool")
@@ -229,21 +254,28 @@ def train(cfg: TrainConfig, run: Path, out: Path, resume_from: Path | None = Non
     # stage 3
     torch.manual_seed(cfg.seed)
     tokenizer = build_tokenizer()
-    text_encoder, unet = TinyTextEncoder(vocab_size=len(tokenizer)), TinyVideoUNet()
-    params = list(text_encoder.parameters()) + list(unet.parameters())
-    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=0.01)
+    text_encoder = TinyTextEncoder(vocab_size=len(tokenizer))
+    unet = TinyVideoUNet(temporal_attention=cfg.temporal_attention, carry_condition=cfg.carry_condition)
     ema_text, ema_unet = copy.deepcopy(text_encoder), copy.deepcopy(unet)
     gen = torch.Generator().manual_seed(cfg.seed)
-    step = 0
+    step, opt_state = 0, None
     if state and "unet" in state:
         text_encoder.load_state_dict(state["text_encoder"])
-        unet.load_state_dict(state["unet"])
         ema_text.load_state_dict(state["ema_text"])
-        ema_unet.load_state_dict(state["ema_unet"])
-        opt.load_state_dict(state["opt"])
+        # a checkpoint of a network without the temporal attention grows it (zero output at first);
+        # the optimiser then starts afresh, its state no longer matching the parameters
+        new = load_grown(unet, state["unet"])
+        load_grown(ema_unet, state["ema_unet"])
+        opt_state = None if new else state["opt"]
         gen.set_state(state["gen"])
         step = state["step"]
-        log(f"resumed at step {step}")
+        log(f"resumed at step {step}" + (f", new modules: {new}" if new else ""))
+    for model in (text_encoder, unet, ema_text, ema_unet):
+        model.to(device)
+    params = list(text_encoder.parameters()) + list(unet.parameters())
+    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=0.01)
+    if opt_state:
+        opt.load_state_dict(opt_state)
     ema_params = list(ema_text.parameters()) + list(ema_unet.parameters())
 
     def checkpoint() -> None:
@@ -262,8 +294,8 @@ def train(cfg: TrainConfig, run: Path, out: Path, resume_from: Path | None = Non
         for group in opt.param_groups:
             group["lr"] = lr_at(step, cfg)
         idx = torch.randint(0, len(latents), (cfg.batch,), generator=gen)
-        loss = diffusion_loss(unet, text_encoder, tokenizer, latents[idx].float(), [captions[i] for i in idx],
-                              cfg, gen, step)
+        loss = diffusion_loss(unet, text_encoder, tokenizer, latents[idx].float().to(device),
+                              [captions[i] for i in idx], cfg, gen, step)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
@@ -276,10 +308,11 @@ def train(cfg: TrainConfig, run: Path, out: Path, resume_from: Path | None = Non
             log(f"step {step} loss {running:.4f} lr {lr_at(step, cfg):.2e} {(time.time() - tick) / 50:.2f}s/step")
             tick = time.time()
         out_of_time = stop_after_minutes and time.time() - started > 60 * stop_after_minutes
-        if step % cfg.checkpoint_every == 0 or step == cfg.steps or out_of_time:
+        stop = out_of_time or step == stop_at_step
+        if step % cfg.checkpoint_every == 0 or step == cfg.steps or stop:
             checkpoint()
-        if out_of_time:
-            log("stopping: time limit")
+        if stop:
+            log("stopping: " + ("time limit" if out_of_time else f"step {step}"))
             break
 
 
@@ -289,12 +322,19 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("assets/sora-tiny"), help="where the pipeline is exported")
     parser.add_argument("--resume-from", type=Path, help="a checkpoint file to start from")
     parser.add_argument("--steps", type=int, help="total diffusion steps (default from the config)")
+    parser.add_argument("--restarts", help="steps where the learning rate restarts, e.g. 8000,10500,14000")
+    parser.add_argument("--temporal-attention", action="store_true", help="attention along time at 16x16")
+    parser.add_argument("--carry-condition", action="store_true", help="repeat the last given frame forward")
     parser.add_argument("--stop-after-minutes", type=float, help="checkpoint and stop after this long")
+    parser.add_argument("--stop-at-step", type=int, help="checkpoint and stop at this step")
+    parser.add_argument("--device", default="cpu", help="where the diffusion model trains, e.g. cuda")
     args = parser.parse_args()
-    cfg = TrainConfig()
+    cfg = TrainConfig(temporal_attention=args.temporal_attention, carry_condition=args.carry_condition)
     if args.steps:
         cfg.steps = args.steps
-    train(cfg, args.run, args.out, args.resume_from, args.stop_after_minutes)
+    if args.restarts:
+        cfg.restarts = tuple(int(step) for step in args.restarts.split(","))
+    train(cfg, args.run, args.out, args.resume_from, args.stop_after_minutes, args.device, args.stop_at_step)
 
 
 if __name__ == "__main__":

@@ -1,15 +1,18 @@
 """The training script, at toy size: it checkpoints, exports a pipeline that loads, resumes
-exactly where it stopped, and restarts its learning rate where the config says."""
+exactly where it stopped, restarts its learning rate where the config says, and grows a trained
+network by the modules that shorten the path from given frames to new ones."""
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
 import torch
 from safetensors.torch import load_file
 
+from sora_core.tiny.model import TinyVideoUNet, carry_last_given
 from sora_core.tiny.pipeline import SoraTinyPipeline
-from sora_core.train import TrainConfig, lr_at, train
+from sora_core.train import TrainConfig, load_grown, lr_at, train
 
 
 def toy_config(steps: int) -> TrainConfig:
@@ -51,3 +54,71 @@ def test_each_cycle_warms_up_and_decays_to_a_tenth():
         assert lr_at(start, cfg) == pytest.approx(1e-5)  # warm-up begins again at every restart
         assert lr_at(start + 99, cfg) == pytest.approx(1e-3)
         assert lr_at(end - 1, cfg) == pytest.approx(1e-4, rel=1e-3)
+
+
+def test_a_run_stopped_at_a_step_resumes_to_the_same_weights(uninterrupted, tmp_path):
+    train(toy_config(steps=4), tmp_path / "run", tmp_path / "out", stop_at_step=3)
+    assert json.loads((tmp_path / "out" / "training.json").read_text())["step"] == 3
+    train(toy_config(steps=4), tmp_path / "run", tmp_path / "out")
+    resumed = load_file(tmp_path / "out" / "unet" / "diffusion_pytorch_model.safetensors")
+    straight = load_file(uninterrupted / "out" / "unet" / "diffusion_pytorch_model.safetensors")
+    assert all(torch.equal(resumed[k], straight[k]) for k in straight)
+
+
+def unet_inputs(given: int) -> tuple:
+    generator = torch.Generator().manual_seed(1)
+    latents = torch.randn(1, 8, 16, 16, 16, generator=generator)
+    cond_mask = torch.zeros(1, 16)
+    cond_mask[:, :given] = 1
+    cond = latents * cond_mask[:, None, :, None, None]
+    text = torch.randn(1, 5, 96, generator=generator)
+    return latents, torch.full((1, 16), 0.7), cond, cond_mask, text, torch.ones(1, 5), text.mean(1)
+
+
+def trained_looking_unet(**config) -> TinyVideoUNet:
+    torch.manual_seed(0)
+    unet = TinyVideoUNet(**config).eval()
+    torch.nn.init.normal_(unet.conv_out.weight, std=0.05)  # zero at first: every output would be 0
+    return unet
+
+
+@torch.no_grad()
+def test_a_grown_network_does_what_it_did_until_its_new_modules_learn():
+    old = trained_looking_unet()
+    grown = TinyVideoUNet(temporal_attention=True).eval()
+    assert load_grown(grown, old.state_dict()) == ["time_attn0", "time_attn_up0"]
+    inputs = unet_inputs(given=4)
+    assert torch.allclose(grown(*inputs), old(*inputs), atol=1e-5)
+    torch.nn.init.normal_(grown.time_attn0.attn.out_proj.weight, std=0.1)  # as training would move it
+    assert not torch.allclose(grown(*inputs), old(*inputs), atol=1e-3)
+    with pytest.raises(ValueError, match="does not fit"):
+        load_grown(TinyVideoUNet(), grown.state_dict())
+
+
+def test_frames_to_make_see_the_last_given_frame():
+    cond, mask = torch.randn(2, 8, 16, 4, 4), torch.zeros(2, 16)
+    mask[0, :3] = 1
+    cond = cond * mask[:, None, :, None, None]  # only given frames have a condition
+    filled = carry_last_given(cond, mask)
+    assert torch.equal(filled[0, :, :3], cond[0, :, :3])
+    assert all(torch.equal(filled[0, :, t], cond[0, :, 2]) for t in range(3, 16))
+    assert torch.equal(filled[1], cond[1])  # text-to-video: nothing given, nothing carried
+
+
+@torch.no_grad()
+def test_carrying_the_condition_changes_extension_only():
+    plain, carrying = trained_looking_unet(), trained_looking_unet(carry_condition=True)
+    assert torch.equal(plain(*unet_inputs(given=0)), carrying(*unet_inputs(given=0)))
+    assert not torch.allclose(plain(*unet_inputs(given=4)), carrying(*unet_inputs(given=4)), atol=1e-3)
+
+
+def test_an_old_checkpoint_trains_on_in_a_grown_network(uninterrupted, tmp_path):
+    cfg = replace(toy_config(steps=6), temporal_attention=True, carry_condition=True)
+    train(cfg, tmp_path / "run", tmp_path / "out", resume_from=uninterrupted / "run" / "checkpoint.pt")
+    assert json.loads((tmp_path / "out" / "training.json").read_text())["step"] == 6
+    pipe = SoraTinyPipeline.from_pretrained(tmp_path / "out")
+    assert pipe.unet.config.temporal_attention and pipe.unet.config.carry_condition
+    given = np.full((4, 64, 64, 3), 0.5, dtype=np.float32)
+    frames = pipe("it rolls to the right", num_inference_steps=2, condition_frames=given,
+                  generator=torch.Generator().manual_seed(0)).frames[0]
+    assert frames.shape == (16, 64, 64, 3) and np.isfinite(frames).all()

@@ -6,8 +6,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from sora_core.bench import single_motion_scenes
-from sora_core.world import render, sample_scene, vocab
+from sora_core.world import render, sample_scene, single_motion_scenes, vocab
 from sora_core.world.scenes import holds_held_out_triple
 from sora_core.world.score import carries_on, score
 

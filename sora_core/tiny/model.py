@@ -148,10 +148,43 @@ class AttentionBlock(nn.Module):
         return seq.view(b, frames, h * w, c).permute(0, 1, 3, 2).reshape(bt, c, h, w)
 
 
+class TemporalAttention(nn.Module):
+    """Attention along time at every place of the finest grid: the shortest path for a thing in the
+    given frames to reach the frames being made. Its output starts at zero, so the block can be
+    added to a trained network without changing what it does."""
+
+    def __init__(self, channels: int, max_frames: int, heads: int = 4):
+        super().__init__()
+        self.norm = nn.LayerNorm(channels)
+        self.pos = nn.Parameter(torch.randn(max_frames, channels) * 0.02)
+        self.attn = nn.MultiheadAttention(channels, heads, batch_first=True)
+        nn.init.zeros_(self.attn.out_proj.weight)
+        nn.init.zeros_(self.attn.out_proj.bias)
+
+    def forward(self, x: torch.Tensor, frames: int) -> torch.Tensor:
+        bt, c, h, w = x.shape
+        seq = x.view(bt // frames, frames, c, h * w).permute(0, 3, 1, 2).reshape(-1, frames, c)
+        n = self.norm(seq + self.pos[:frames])
+        seq = seq + self.attn(n, n, n, need_weights=False)[0]
+        return seq.view(bt // frames, h * w, frames, c).permute(0, 2, 3, 1).reshape(bt, c, h, w)
+
+
+def carry_last_given(cond: torch.Tensor, cond_mask: torch.Tensor) -> torch.Tensor:
+    """Fills the condition of every frame after the given prefix with the last given frame, so each
+    frame being made sees the thing as it was last seen, in place (the mask still says "not given")."""
+    given = cond_mask.sum(1).long()  # (B,) length of the clean prefix
+    last = cond[torch.arange(len(cond)), :, (given - 1).clamp(min=0)]  # (B, C, H, W)
+    fill = (cond_mask == 0) & (given > 0)[:, None]  # (B, T)
+    return torch.where(fill[:, None, :, None, None], last[:, :, None], cond)
+
+
 class TinyVideoUNet(ModelMixin, ConfigMixin):
     @register_to_config
     def __init__(self, latent_channels: int = 8, channels: tuple[int, int, int] = (64, 96, 128),
-                 text_dim: int = 96, emb_dim: int = 128, max_frames: int = 64, latent_size: int = 16):
+                 text_dim: int = 96, emb_dim: int = 128, max_frames: int = 64, latent_size: int = 16,
+                 temporal_attention: bool = False, carry_condition: bool = False):
+        # temporal_attention and carry_condition shorten the path from given frames to new ones
+        # (docs/TRAINING.md); the step-14,000 weights were trained without them.
         super().__init__()
         c0, c1, c2 = channels
         # input: noisy latents, the clean condition latents, and the condition mask
@@ -169,6 +202,9 @@ class TinyVideoUNet(ModelMixin, ConfigMixin):
         self.up1 = VideoResBlock(c2 + c1, c1, emb_dim)
         self.attn_up1 = AttentionBlock(c1, text_dim)
         self.up0 = VideoResBlock(c1 + c0, c0, emb_dim)
+        if temporal_attention:
+            self.time_attn0 = TemporalAttention(c0, max_frames)
+            self.time_attn_up0 = TemporalAttention(c0, max_frames)
         self.norm_out = nn.GroupNorm(8, c0)
         self.conv_out = nn.Conv2d(c0, latent_channels, 3, padding=1)
         nn.init.zeros_(self.conv_out.weight)
@@ -182,6 +218,8 @@ class TinyVideoUNet(ModelMixin, ConfigMixin):
         """sample, cond: (B, C, T, H, W); sigmas, cond_mask: (B, T) per-frame noise level and
         "this frame is given"; text (B, L, D), pooled (B, D). Returns the velocity (B, C, T, H, W)."""
         b, c, frames, h, w = sample.shape
+        if self.config.carry_condition:
+            cond = carry_last_given(cond, cond_mask)
         x = torch.cat([sample, cond, cond_mask[:, None, :, None, None].expand(b, 1, frames, h, w)], dim=1)
         x = x.permute(0, 2, 1, 3, 4).reshape(b * frames, 2 * c + 1, h, w)  # frames as a batch
         emb = self.noise_mlp(sinusoid(sigmas * 1000, 64)) + self.frame_pos[:frames] + self.text_proj(pooled)[:, None]
@@ -190,6 +228,8 @@ class TinyVideoUNet(ModelMixin, ConfigMixin):
         pos2 = self.pos2[:frames].reshape(1, -1, self.pos2.shape[-1])
 
         h0 = self.down0(self.conv_in(x), emb, frames)  # (BT, c0, 16, 16)
+        if self.config.temporal_attention:
+            h0 = self.time_attn0(h0, frames)
         h1 = self.down1(self.pool0(h0), emb, frames)  # (BT, c1, 8, 8)
         h1 = self.attn1(h1, text, text_mask, frames, pos1)
         m = self.mid(self.pool1(h1), emb, frames)  # (BT, c2, 4, 4)
@@ -197,5 +237,7 @@ class TinyVideoUNet(ModelMixin, ConfigMixin):
         u1 = self.up1(torch.cat([F.interpolate(m, scale_factor=2.0), h1], 1), emb, frames)
         u1 = self.attn_up1(u1, text, text_mask, frames, pos1)
         u0 = self.up0(torch.cat([F.interpolate(u1, scale_factor=2.0), h0], 1), emb, frames)
+        if self.config.temporal_attention:
+            u0 = self.time_attn_up0(u0, frames)
         out = self.conv_out(F.silu(self.norm_out(u0)))
         return out.view(b, frames, c, h, w).permute(0, 2, 1, 3, 4)

@@ -277,3 +277,13 @@ def sample_scene(rng: random.Random, held_out: bool = False) -> Scene:
             caption = _dress(core, background, style, rng)
             facts |= {"kind": kind, "background": background, "style": style}
             return Scene(kind, background, style, things, caption, facts)
+
+
+def single_motion_scenes(rng: random.Random, n: int) -> list[Scene]:
+    """n held-out scenes of one thing doing one motion that changes it over the whole clip."""
+    found = []
+    while len(found) < n:
+        scene = sample_scene(rng, held_out=True)
+        if scene.kind == "single" and scene.facts["motion"] != "still":
+            found.append(scene)
+    return found
