@@ -13,6 +13,12 @@ from diffusers.configuration_utils import ConfigMixin, register_to_config
 from diffusers.models.modeling_utils import ModelMixin
 from torch import nn
 
+# nn.MultiheadAttention's inference fast path multiplies out the whole attention matrix; at the 1,024
+# space-time tokens of the 8x8 level that is a third of a denoising step on a CPU. Its other path
+# (the one training takes) goes through scaled_dot_product_attention: the same numbers, a step about
+# 25% faster (docs/BENCHMARKS.md).
+torch.backends.mha.set_fastpath_enabled(False)
+
 # ---------------------------------------------------------------------------------------------
 # Text encoder: word embeddings and a small transformer. The world's captions are short, and a
 # word-level tokenizer makes "which words does the model know" a simple vocabulary lookup.
