@@ -197,6 +197,17 @@ def lr_at(step: int, cfg: TrainConfig) -> float:
     return cfg.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
 
 
+def state_of_export(folder: Path, cfg: TrainConfig) -> dict:
+    """A checkpoint made of an exported pipeline: its EMA weights start both the trained and the EMA
+    copies, at the step it was exported; there is no optimiser state to go on with."""
+    pipe = SoraTinyPipeline.from_pretrained(folder)
+    step = json.loads((folder / "training.json").read_text())["step"]
+    text, unet = pipe.text_encoder.state_dict(), pipe.unet.state_dict()
+    return {"step": step, "ae": pipe.vae.state_dict(), "ae_config": dict(pipe.vae.config), "text_encoder": text,
+            "ema_text": text, "unet": unet, "ema_unet": unet,
+            "gen": torch.Generator().manual_seed(cfg.seed + step).get_state()}
+
+
 def load_grown(unet: TinyVideoUNet, weights: dict[str, torch.Tensor]) -> list[str]:
     """Loads weights into a network that may have modules the weights lack; returns their names."""
     result = unet.load_state_dict(weights, strict=False)
@@ -221,17 +232,21 @@ def export(out: Path, tokenizer, text_encoder, unet, ae, step: int, cfg: TrainCo
 
 
 def train(cfg: TrainConfig, run: Path, out: Path, resume_from: Path | None = None,
-          stop_after_minutes: float | None = None, device: str = "cpu", stop_at_step: int | None = None) -> None:
+          stop_after_minutes: float | None = None, device: str = "cpu", stop_at_step: int | None = None,
+          init_from: Path | None = None) -> None:
     """Runs (or resumes) all three stages in the work folder `run`, exporting the pipeline to `out`.
     The pool and the autoencoder are made on the CPU; `device` trains the diffusion model. A run can
     stop early, after `stop_after_minutes` or at `stop_at_step`, with the schedule still aimed at
-    `cfg.steps`; it checkpoints there and resumes from it."""
+    `cfg.steps`; it checkpoints there and resumes from it. `init_from` starts from an exported
+    pipeline instead of a checkpoint (e.g. the shipped weights), with a new optimiser."""
     torch.set_num_threads(cfg.threads)
     run.mkdir(parents=True, exist_ok=True)
     started = time.time()
     ckpt_path = run / "checkpoint.pt"
     resume = resume_from or (ckpt_path if ckpt_path.exists() else None)
     state = torch.load(resume, weights_only=False, map_location="cpu") if resume else None
+    if state is None and init_from:
+        state = state_of_export(init_from, cfg)
 
     # stages 1-2: the pool's latents are cached; the autoencoder travels in the checkpoint
     latents_path = run / "pool_latents.pt"
@@ -266,7 +281,7 @@ def train(cfg: TrainConfig, run: Path, out: Path, resume_from: Path | None = Non
         # the optimiser then starts afresh, its state no longer matching the parameters
         new = load_grown(unet, state["unet"])
         load_grown(ema_unet, state["ema_unet"])
-        opt_state = None if new else state["opt"]
+        opt_state = None if new else state.get("opt")
         gen.set_state(state["gen"])
         step = state["step"]
         log(f"resumed at step {step}" + (f", new modules: {new}" if new else ""))
@@ -287,8 +302,8 @@ def train(cfg: TrainConfig, run: Path, out: Path, resume_from: Path | None = Non
         export(out, tokenizer, ema_text, ema_unet, ae, step, cfg)
         log(f"checkpoint at step {step}")
 
-    if step == 0:
-        checkpoint()  # the autoencoder is saved before the long stage starts
+    if not ckpt_path.exists():
+        checkpoint()  # a new run saves where it starts (the autoencoder, before the long stage)
     running, tick = 0.0, time.time()
     while step < cfg.steps:
         for group in opt.param_groups:
@@ -321,6 +336,7 @@ def main() -> None:
     parser.add_argument("--run", type=Path, default=Path("runs/sora-tiny"), help="work folder: caches, checkpoints")
     parser.add_argument("--out", type=Path, default=Path("assets/sora-tiny"), help="where the pipeline is exported")
     parser.add_argument("--resume-from", type=Path, help="a checkpoint file to start from")
+    parser.add_argument("--init-from", type=Path, help="an exported pipeline to start from (new optimiser)")
     parser.add_argument("--steps", type=int, help="total diffusion steps (default from the config)")
     parser.add_argument("--restarts", help="steps where the learning rate restarts, e.g. 8000,10500,14000")
     parser.add_argument("--temporal-attention", action="store_true", help="attention along time at 16x16")
@@ -334,7 +350,8 @@ def main() -> None:
         cfg.steps = args.steps
     if args.restarts:
         cfg.restarts = tuple(int(step) for step in args.restarts.split(","))
-    train(cfg, args.run, args.out, args.resume_from, args.stop_after_minutes, args.device, args.stop_at_step)
+    train(cfg, args.run, args.out, args.resume_from, args.stop_after_minutes, args.device, args.stop_at_step,
+          args.init_from)
 
 
 if __name__ == "__main__":

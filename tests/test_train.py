@@ -122,3 +122,15 @@ def test_an_old_checkpoint_trains_on_in_a_grown_network(uninterrupted, tmp_path)
     frames = pipe("it rolls to the right", num_inference_steps=2, condition_frames=given,
                   generator=torch.Generator().manual_seed(0)).frames[0]
     assert frames.shape == (16, 64, 64, 3) and np.isfinite(frames).all()
+
+
+def test_training_starts_from_an_exported_pipeline(uninterrupted, tmp_path):
+    export = uninterrupted / "out"
+    train(toy_config(steps=4), tmp_path / "same", tmp_path / "same-out", init_from=export)  # nothing left to do
+    again = load_file(tmp_path / "same-out" / "unet" / "diffusion_pytorch_model.safetensors")
+    shipped = load_file(export / "unet" / "diffusion_pytorch_model.safetensors")
+    assert all(torch.equal(again[k], shipped[k]) for k in shipped)
+    train(toy_config(steps=6), tmp_path / "on", tmp_path / "on-out", init_from=export)
+    assert json.loads((tmp_path / "on-out" / "training.json").read_text())["step"] == 6
+    trained = load_file(tmp_path / "on-out" / "unet" / "diffusion_pytorch_model.safetensors")
+    assert not all(torch.equal(trained[k], shipped[k]) for k in shipped)
