@@ -1,0 +1,190 @@
+"""Trains several sora-tiny recipes side by side on one machine (a GPU, when there is one) for the
+same number of steps, then scores each on held-out prompts and on motion carried on (extension).
+
+    python bench/recipe_sweep.py --device cuda --train-seconds 330 --out OUT [--recipes a,b]
+
+Every recipe shares the pool (the clips `python -m sora_core.train` renders, made here with every
+core) and the frame autoencoder of the committed step-14,000 checkpoint; a recipe starts from
+scratch (with the high-noise shift from the first step) or from that checkpoint. Each runs in a
+process of its own; after 100 steps they all agree on one step count that ends the training inside
+--train-seconds. The scores call the pipeline directly (the same prompts and seeds as the first
+--prompts of `python -m sora_core.bench quality`, and its continuations), so no video encoder is
+needed. `ref-14k` scores the committed weights untrained, as the reference on the same machine.
+Writes results.json, sweep.log (all the logs) and each trained recipe's EMA weights (fp16, <name>.pt).
+"""
+
+import argparse
+import json
+import multiprocessing
+import os
+import random
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from sora_core.tiny.pipeline import SoraTinyPipeline  # noqa: E402
+from sora_core.train import TrainConfig, render_pool, to_pixels, train  # noqa: E402
+from sora_core.world import render, sample_scene, single_motion_scenes  # noqa: E402
+from sora_core.world.score import carries_on, score  # noqa: E402
+
+CHECKPOINT = ROOT / "train_state/sora-tiny-step14000.pt"
+# name -> (start from the step-14,000 checkpoint?, TrainConfig changes)
+RECIPES = {
+    "ref-14k": (True, None),
+    "scratch": (False, {}),
+    "scratch-ta": (False, {"temporal_attention": True}),
+    "scratch-ta-carry": (False, {"temporal_attention": True, "carry_condition": True}),
+    "14k": (True, {}),
+    "14k-carry": (True, {"carry_condition": True}),
+    "14k-ta-carry": (True, {"temporal_attention": True, "carry_condition": True}),
+}
+
+
+@torch.no_grad()
+def make_pool(work: Path, device: str, cfg: TrainConfig) -> Path:
+    """Renders and encodes the training pool once, with the checkpoint's autoencoder."""
+    path = work / "pool_latents.pt"
+    frames, captions = render_pool(cfg, processes=os.cpu_count())
+    state = torch.load(CHECKPOINT, map_location="cpu", weights_only=False)
+    from sora_core.tiny.model import TinyFrameAutoencoder
+
+    ae = TinyFrameAutoencoder(**state["ae_config"])
+    ae.load_state_dict(state["ae"])
+    ae.to(device).eval()
+    latents = torch.empty(len(frames), ae.config.latent_channels, 16, 16, 16, dtype=torch.float16)
+    for start in range(0, len(frames), 64):
+        clips = frames[start:start + 64]
+        z = ae.encode(to_pixels(clips.reshape(-1, 64, 64, 3)).to(device))  # (N*T, C, 16, 16)
+        latents[start:start + len(clips)] = z.view(len(clips), 16, *z.shape[1:]).transpose(1, 2).half().cpu()
+    torch.save({"latents": latents, "captions": captions}, path)
+    torch.save({"ae": state["ae"], "ae_config": state["ae_config"]}, work / "autoencoder-only.pt")
+    return path
+
+
+def as_uint8(frames: np.ndarray) -> np.ndarray:
+    return (np.clip(frames, 0, 1) * 255).round().astype(np.uint8)
+
+
+@torch.no_grad()
+def evaluate(pipe: SoraTinyPipeline, prompts: int, continuations: int, seed: int = 12345) -> dict:
+    """The first `prompts` held-out prompts of `bench quality` and its continuations, same seeds."""
+    pipe.set_progress_bar_config(disable=True)
+    results: dict[str, list] = {}
+    rng = random.Random(seed)
+    for i in range(prompts):
+        scene = sample_scene(rng, held_out=True)
+        frames = pipe(scene.caption, generator=torch.Generator().manual_seed(i)).frames[0]
+        for name, value in score(as_uint8(frames), scene).items():
+            results.setdefault(name, []).append(float(value))
+    for i, scene in enumerate(single_motion_scenes(random.Random(seed + 1), continuations)):
+        real = render(scene, seed=i)
+        frames = pipe(scene.caption, condition_frames=real[:4].astype(np.float32) / 255,
+                      generator=torch.Generator().manual_seed(i)).frames[0]
+        results.setdefault("motion carried on (extension)", []).append(float(carries_on(as_uint8(frames), scene, 4)))
+    return {name: [float(np.mean(v)), len(v)] for name, v in results.items()}
+
+
+def run_recipe(name: str, work: Path, args: argparse.Namespace) -> None:
+    """One recipe, in its own process: probe, wait for the agreed step count, train, score, save."""
+    sys.stdout = sys.stderr = open(work / f"{name}.log", "w", buffering=1)
+    torch.set_num_threads(args.threads)
+    from_checkpoint, changes = RECIPES[name]
+    run, out = work / name, work / name / "export"
+    if changes is None:  # the reference: the committed weights as they are
+        pipe = SoraTinyPipeline.from_pretrained(ROOT / "assets/sora-tiny").to(args.device)
+        (work / f"{name}.json").write_text(json.dumps({"steps": 14000, "scores": evaluate(
+            pipe, args.prompts, args.continuations)}))
+        return
+    run.mkdir(parents=True, exist_ok=True)
+    (run / "pool_latents.pt").symlink_to(work / "pool_latents.pt")
+    if from_checkpoint:
+        cfg, start = TrainConfig(restarts=(8000, 10500, 14000)), 14000
+    else:
+        cfg, start = TrainConfig(restarts=(), high_noise_from=0), 0
+    cfg = replace(cfg, checkpoint_every=10**9, threads=args.threads, **changes)
+    resume = CHECKPOINT if from_checkpoint else work / "autoencoder-only.pt"
+    tick = time.time()
+    train(replace(cfg, steps=start + args.probe_steps), run, out, resume, device=args.device)
+    (work / f"{name}.probe").write_text(str(time.time() - tick))
+    while not (work / "go").exists():
+        time.sleep(0.5)
+    steps = start + args.probe_steps + int((work / "go").read_text())
+    train(replace(cfg, steps=steps), run, out, device=args.device)
+    pipe = SoraTinyPipeline.from_pretrained(out).to(args.device)
+    scores = evaluate(pipe, args.prompts, args.continuations)
+    (work / f"{name}.json").write_text(json.dumps({"steps": steps, "scores": scores, "config": changes}))
+    torch.save({"step": steps, "unet_config": dict(pipe.unet.config),
+                "unet": {k: v.half().cpu() for k, v in pipe.unet.state_dict().items()},
+                "text_encoder": {k: v.half().cpu() for k, v in pipe.text_encoder.state_dict().items()}},
+               args.out / f"{name}.pt")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--train-seconds", type=float, default=330, help="from the recipes' start to their last step")
+    parser.add_argument("--recipes", default=",".join(RECIPES))
+    parser.add_argument("--prompts", type=int, default=60)
+    parser.add_argument("--continuations", type=int, default=20)
+    parser.add_argument("--probe-steps", type=int, default=100, help="steps that time a recipe (<= warm-up)")
+    parser.add_argument("--eval-seconds", type=float, default=150, help="after training, before giving up")
+    parser.add_argument("--threads", type=int, default=2, help="CPU threads per recipe")
+    parser.add_argument("--pool-clips", type=int, help="fewer clips, for a smoke test")
+    parser.add_argument("--work", type=Path, default=Path("/tmp/recipe-sweep"))
+    parser.add_argument("--out", type=Path, default=Path("runs/recipe-sweep"))
+    args = parser.parse_args()
+    args.work.mkdir(parents=True, exist_ok=True)
+    args.out.mkdir(parents=True, exist_ok=True)
+    names = args.recipes.split(",")
+    started = time.time()
+    make_pool(args.work, args.device, TrainConfig(pool_clips=args.pool_clips or TrainConfig.pool_clips))
+    print(f"pool ready in {time.time() - started:.0f} s", flush=True)
+
+    begun = time.time()
+    spawn = multiprocessing.get_context("spawn")
+    workers = [spawn.Process(target=run_recipe, args=(name, args.work, args)) for name in names]
+    for worker in workers:
+        worker.start()
+    trained = [n for n in names if RECIPES[n][1] is not None]
+    while not all((args.work / f"{n}.probe").exists() for n in trained):
+        if not all(w.is_alive() or w.exitcode == 0 for w in workers):
+            break
+        time.sleep(0.5)
+    probes = [float((args.work / f"{n}.probe").read_text()) for n in trained if (args.work / f"{n}.probe").exists()]
+    per_step = max(probes) / args.probe_steps if probes else 1.0
+    steps = max(0, int((args.train_seconds - (time.time() - begun)) / per_step) // 50 * 50)
+    print(f"probe: {max(probes, default=0):.1f} s per {args.probe_steps} steps at worst; training {steps} more steps",
+          flush=True)
+    (args.work / "go").write_text(str(steps))
+    deadline = begun + args.train_seconds + args.eval_seconds
+    for worker in workers:
+        worker.join(timeout=max(1.0, deadline - time.time()))
+        if worker.is_alive():
+            worker.terminate()
+
+    results = {}
+    with open(args.out / "sweep.log", "w") as log:
+        for name in names:
+            log.write(f"===== {name} (exit {workers[names.index(name)].exitcode})\n")
+            log.write((args.work / f"{name}.log").read_text())
+            path = args.work / f"{name}.json"
+            results[name] = json.loads(path.read_text()) if path.exists() else None
+    (args.out / "results.json").write_text(json.dumps(results, indent=1))
+    metrics = sorted({m for r in results.values() if r for m in r["scores"]})
+    print("| recipe | steps | " + " | ".join(metrics) + " |")
+    for name, r in results.items():
+        cells = [("-" if not r or m not in r["scores"] else f"{r['scores'][m][0]:.2f}" if m == "flicker"
+                  else f"{r['scores'][m][0]:.0%}") for m in metrics]
+        print(f"| {name} | {r['steps'] if r else 'failed'} | " + " | ".join(cells) + " |")
+    print(f"total {time.time() - started:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
