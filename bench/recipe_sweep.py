@@ -9,7 +9,8 @@ scratch (with the high-noise shift from the first step) or from that checkpoint.
 process of its own; after 100 steps they all agree on one step count that ends the training inside
 --train-seconds. The scores call the pipeline directly (the same prompts and seeds as the first
 --prompts of `python -m sora_core.bench quality`, and its continuations), so no video encoder is
-needed. `ref-14k` scores the committed weights untrained, as the reference on the same machine.
+needed. `shipped` scores the weights in assets/sora-tiny as they are, the reference on the same
+machine (on 2026-11-26 those were the step-14,000 weights, named `ref-14k` in that day's results).
 Writes results.json, sweep.log (all the logs) and each trained recipe's EMA weights (fp16, <name>.pt).
 """
 
@@ -29,6 +30,7 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from sora_core.tiny.model import TinyFrameAutoencoder  # noqa: E402
 from sora_core.tiny.pipeline import SoraTinyPipeline  # noqa: E402
 from sora_core.train import TrainConfig, render_pool, to_pixels, train  # noqa: E402
 from sora_core.world import render, sample_scene, single_motion_scenes  # noqa: E402
@@ -37,7 +39,7 @@ from sora_core.world.score import carries_on, score  # noqa: E402
 CHECKPOINT = ROOT / "train_state/sora-tiny-step14000.pt"
 # name -> (start from the step-14,000 checkpoint?, TrainConfig changes)
 RECIPES = {
-    "ref-14k": (True, None),
+    "shipped": (True, None),
     "scratch": (False, {}),
     "scratch-ta": (False, {"temporal_attention": True}),
     "scratch-ta-carry": (False, {"temporal_attention": True, "carry_condition": True}),
@@ -53,8 +55,6 @@ def make_pool(work: Path, device: str, cfg: TrainConfig) -> Path:
     path = work / "pool_latents.pt"
     frames, captions = render_pool(cfg, processes=os.cpu_count())
     state = torch.load(CHECKPOINT, map_location="cpu", weights_only=False)
-    from sora_core.tiny.model import TinyFrameAutoencoder
-
     ae = TinyFrameAutoencoder(**state["ae_config"])
     ae.load_state_dict(state["ae"])
     ae.to(device).eval()
@@ -97,9 +97,11 @@ def run_recipe(name: str, work: Path, args: argparse.Namespace) -> None:
     torch.set_num_threads(args.threads)
     from_checkpoint, changes = RECIPES[name]
     run, out = work / name, work / name / "export"
-    if changes is None:  # the reference: the committed weights as they are
-        pipe = SoraTinyPipeline.from_pretrained(ROOT / "assets/sora-tiny").to(args.device)
-        (work / f"{name}.json").write_text(json.dumps({"steps": 14000, "scores": evaluate(
+    if changes is None:  # the reference: the shipped weights as they are
+        shipped = ROOT / "assets/sora-tiny"
+        step = json.loads((shipped / "training.json").read_text())["step"]
+        pipe = SoraTinyPipeline.from_pretrained(shipped).to(args.device)
+        (work / f"{name}.json").write_text(json.dumps({"steps": step, "scores": evaluate(
             pipe, args.prompts, args.continuations)}))
         return
     run.mkdir(parents=True, exist_ok=True)
