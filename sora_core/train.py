@@ -203,7 +203,8 @@ def state_of_export(folder: Path, cfg: TrainConfig) -> dict:
     pipe = SoraTinyPipeline.from_pretrained(folder)
     step = json.loads((folder / "training.json").read_text())["step"]
     text, unet = pipe.text_encoder.state_dict(), pipe.unet.state_dict()
-    return {"step": step, "ae": pipe.vae.state_dict(), "ae_config": dict(pipe.vae.config), "text_encoder": text,
+    ae_config = {k: v for k, v in pipe.vae.config.items() if not k.startswith("_")}  # not where it was loaded
+    return {"step": step, "ae": pipe.vae.state_dict(), "ae_config": ae_config, "text_encoder": text,
             "ema_text": text, "unet": unet, "ema_unet": unet,
             "gen": torch.Generator().manual_seed(cfg.seed + step).get_state()}
 

@@ -132,5 +132,6 @@ def test_training_starts_from_an_exported_pipeline(uninterrupted, tmp_path):
     assert all(torch.equal(again[k], shipped[k]) for k in shipped)
     train(toy_config(steps=6), tmp_path / "on", tmp_path / "on-out", init_from=export)
     assert json.loads((tmp_path / "on-out" / "training.json").read_text())["step"] == 6
+    assert "_name_or_path" not in json.loads((tmp_path / "on-out" / "vae" / "config.json").read_text())
     trained = load_file(tmp_path / "on-out" / "unet" / "diffusion_pytorch_model.safetensors")
     assert not all(torch.equal(trained[k], shipped[k]) for k in shipped)
