@@ -105,8 +105,10 @@ def quality(args: argparse.Namespace) -> None:
         + (f"--guidance {args.guidance} " if args.guidance is not None else "")
         + f"--extensions {args.extensions} --continuations {args.continuations} --sheet-rows {args.sheet_rows} "
         f"--seed {args.seed}`\n\n{table}\n")
-    contact_sheet(sheet, args.out / "contact-sheet.png")
-    print(f"wrote {args.out / 'quality.md'} and {args.out / 'contact-sheet.png'}")
+    print(f"wrote {args.out / 'quality.md'}")
+    if sheet:  # --sheet-rows 0 asks for none
+        contact_sheet(sheet, args.out / "contact-sheet.png")
+        print(f"wrote {args.out / 'contact-sheet.png'}")
 
 
 SAMPLE_PROMPT = "a red ball jumps on the grass"
