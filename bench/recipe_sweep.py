@@ -4,8 +4,8 @@ same number of steps, then scores each on held-out prompts and on motion carried
     python bench/recipe_sweep.py --device cuda --train-seconds 330 --out OUT [--recipes a,b]
 
 Every recipe shares the pool (the clips `python -m sora_core.train` renders, made here with every
-core) and the frame autoencoder of the committed step-14,000 checkpoint; a recipe starts from
-scratch (with the high-noise shift from the first step) or from that checkpoint. Each runs in a
+core) and the frame autoencoder of the committed checkpoint; a recipe starts from scratch (with the
+high-noise shift from the first step) or from that checkpoint. Each runs in a
 process of its own; after 100 steps they all agree on one step count that ends the training inside
 --train-seconds. The scores call the pipeline directly (the same prompts and seeds as the first
 --prompts of `python -m sora_core.bench quality`, and its continuations), so no video encoder is
@@ -36,16 +36,15 @@ from sora_core.train import TrainConfig, render_pool, to_pixels, train  # noqa: 
 from sora_core.world import render, sample_scene, single_motion_scenes  # noqa: E402
 from sora_core.world.score import carries_on, score  # noqa: E402
 
-CHECKPOINT = ROOT / "train_state/sora-tiny-step14000.pt"
-# name -> (start from the step-14,000 checkpoint?, TrainConfig changes)
+CHECKPOINT = ROOT / "train_state/sora-tiny-step22400.pt"  # the network with temporal attention and carry
+CHECKPOINT_STEP, CHECKPOINT_RESTARTS = 22400, (8000, 10500, 14000, 16400, 22400)
+# name -> (start from the committed checkpoint?, TrainConfig changes); None: score the shipped weights.
+# Add a recipe here to try it (2026-11-26's sweep grew the step-14,000 network: docs/TRAINING.md).
 RECIPES = {
     "shipped": (True, None),
     "scratch": (False, {}),
-    "scratch-ta": (False, {"temporal_attention": True}),
     "scratch-ta-carry": (False, {"temporal_attention": True, "carry_condition": True}),
-    "14k": (True, {}),
-    "14k-carry": (True, {"carry_condition": True}),
-    "14k-ta-carry": (True, {"temporal_attention": True, "carry_condition": True}),
+    "more": (True, {}),
 }
 
 
@@ -107,7 +106,8 @@ def run_recipe(name: str, work: Path, args: argparse.Namespace) -> None:
     run.mkdir(parents=True, exist_ok=True)
     (run / "pool_latents.pt").symlink_to(work / "pool_latents.pt")
     if from_checkpoint:
-        cfg, start = TrainConfig(restarts=(8000, 10500, 14000)), 14000
+        cfg = TrainConfig(restarts=CHECKPOINT_RESTARTS, temporal_attention=True, carry_condition=True)
+        start = CHECKPOINT_STEP
     else:
         cfg, start = TrainConfig(restarts=(), high_noise_from=0), 0
     cfg = replace(cfg, checkpoint_every=10**9, threads=args.threads, **changes)
