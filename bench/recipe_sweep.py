@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 
 from sora_core.tiny.model import TinyFrameAutoencoder  # noqa: E402
 from sora_core.tiny.pipeline import SoraTinyPipeline  # noqa: E402
-from sora_core.train import TrainConfig, render_pool, to_pixels, train  # noqa: E402
+from sora_core.train import TrainConfig, encode_pool, render_pool, train  # noqa: E402
 from sora_core.world import render, sample_scene, single_motion_scenes  # noqa: E402
 from sora_core.world.score import carries_on, score  # noqa: E402
 
@@ -57,12 +57,7 @@ def make_pool(work: Path, device: str, cfg: TrainConfig) -> Path:
     ae = TinyFrameAutoencoder(**state["ae_config"])
     ae.load_state_dict(state["ae"])
     ae.to(device).eval()
-    latents = torch.empty(len(frames), ae.config.latent_channels, 16, 16, 16, dtype=torch.float16)
-    for start in range(0, len(frames), 64):
-        clips = frames[start:start + 64]
-        z = ae.encode(to_pixels(clips.reshape(-1, 64, 64, 3)).to(device))  # (N*T, C, 16, 16)
-        latents[start:start + len(clips)] = z.view(len(clips), 16, *z.shape[1:]).transpose(1, 2).half().cpu()
-    torch.save({"latents": latents, "captions": captions}, path)
+    torch.save({"latents": encode_pool(ae, frames), "captions": captions}, path)
     torch.save({"ae": state["ae"], "ae_config": state["ae_config"]}, work / "autoencoder-only.pt")
     return path
 

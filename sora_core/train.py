@@ -136,10 +136,10 @@ def fit_latent_stats(ae: TinyFrameAutoencoder, sample: np.ndarray) -> TinyFrameA
 
 @torch.no_grad()
 def encode_pool(ae: TinyFrameAutoencoder, frames: np.ndarray) -> torch.Tensor:
-    """(N, T, 64, 64, 3) uint8 -> (N, C, T, 16, 16) float16"""
+    """(N, T, 64, 64, 3) uint8 -> (N, C, T, 16, 16) float16 on the CPU, encoded where `ae` is."""
     out = []
     for clip in frames:
-        out.append(ae.encode(to_pixels(clip)).permute(1, 0, 2, 3).half())
+        out.append(ae.encode(to_pixels(clip).to(ae.device)).permute(1, 0, 2, 3).half().cpu())
     return torch.stack(out)
 
 
