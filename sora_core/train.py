@@ -20,7 +20,7 @@ import multiprocessing
 import random
 import shutil
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -32,7 +32,8 @@ from .preview import fit_rgb_projection
 from .tiny.model import TinyFrameAutoencoder, TinyTextEncoder, TinyVideoUNet
 from .tiny.pipeline import SoraTinyPipeline, encode_text
 from .tiny.tokenizer import build_tokenizer
-from .world import render, sample_scene
+from .world import Scene, render, sample_scene
+from .world.scenes import KIND_WEIGHTS
 
 
 @dataclass
@@ -53,6 +54,9 @@ class TrainConfig:
     restarts: tuple[int, ...] = (8000, 10500)
     ema: float = 0.999
     caption_dropout: float = 0.1
+    # How much more often a clip of a kind is drawn than a single-motion clip (1 when unnamed):
+    # sequences are a seventh of the pool and the one kind that asks for a change half-way.
+    draw_weights: dict[str, float] = field(default_factory=dict)
     motion_weight: float = 3.0  # extra loss weight on latents that change over time
     # From this step on, noise levels are shifted toward pure noise (SD3's shift, 3): the first
     # sampling steps decide the layout, and plain logit-normal rarely trains sigma > 0.9.
@@ -78,11 +82,15 @@ def render_one(job: tuple) -> np.ndarray:
     return render(scene, seed=seed)
 
 
-def render_pool(cfg: TrainConfig, processes: int = 1) -> tuple[np.ndarray, list[str]]:
-    """The pool's clips and captions; the scenes are drawn in order, so `processes` changes nothing
-    but the time it takes."""
+def pool_scenes(cfg: TrainConfig) -> list[Scene]:
+    """The pool's scenes, drawn in order from the seed: a bigger pool starts with the smaller one."""
     rng = random.Random(cfg.seed)
-    scenes = [sample_scene(rng) for _ in range(cfg.pool_clips)]
+    return [sample_scene(rng) for _ in range(cfg.pool_clips)]
+
+
+def render_pool(cfg: TrainConfig, processes: int = 1) -> tuple[np.ndarray, list[str]]:
+    """The pool's clips and captions; `processes` changes nothing but the time it takes."""
+    scenes = pool_scenes(cfg)
     seeds = [cfg.seed * 1_000_003 + i for i in range(cfg.pool_clips)]
     frames = np.zeros((cfg.pool_clips, 16, 64, 64, 3), dtype=np.uint8)
     with multiprocessing.get_context("fork").Pool(processes) as pool:
@@ -157,6 +165,23 @@ def sample_condition(batch: int, frames: int, gen: torch.Generator) -> torch.Ten
         k = 1 if u < 0.7 else int(torch.randint(2, 9, (), generator=gen))
         mask[b, :k] = 1
     return mask
+
+
+def clip_weights(cfg: TrainConfig, scenes: list[Scene]) -> torch.Tensor | None:
+    """How often each pool clip is drawn, from its kind's `draw_weights`; None when all are 1."""
+    unknown = set(cfg.draw_weights) - set(KIND_WEIGHTS)
+    if unknown:
+        raise ValueError(f"no scene kind {sorted(unknown)}; the kinds are {list(KIND_WEIGHTS)}")
+    if not cfg.draw_weights:
+        return None
+    return torch.tensor([cfg.draw_weights.get(scene.kind, 1.0) for scene in scenes])
+
+
+def draw_clips(weights: torch.Tensor | None, pool_size: int, batch: int, gen: torch.Generator) -> torch.Tensor:
+    """A batch of pool indices: uniform (as every run before the weights) or by `weights`."""
+    if weights is None:
+        return torch.randint(0, pool_size, (batch,), generator=gen)
+    return torch.multinomial(weights, batch, replacement=True, generator=gen)
 
 
 def diffusion_loss(unet, text_encoder, tokenizer, x0, captions, cfg: TrainConfig, gen: torch.Generator,
@@ -266,6 +291,9 @@ def train(cfg: TrainConfig, run: Path, out: Path, resume_from: Path | None = Non
         del frames
         torch.save({"latents": latents, "captions": captions}, latents_path)
     ae.eval().requires_grad_(False)
+    if len(captions) != cfg.pool_clips:
+        raise ValueError(f"{latents_path} holds {len(captions)} clips, the config asks for {cfg.pool_clips}")
+    weights = clip_weights(cfg, pool_scenes(cfg))
 
     # stage 3
     torch.manual_seed(cfg.seed)
@@ -309,7 +337,7 @@ def train(cfg: TrainConfig, run: Path, out: Path, resume_from: Path | None = Non
     while step < cfg.steps:
         for group in opt.param_groups:
             group["lr"] = lr_at(step, cfg)
-        idx = torch.randint(0, len(latents), (cfg.batch,), generator=gen)
+        idx = draw_clips(weights, len(latents), cfg.batch, gen)
         loss = diffusion_loss(unet, text_encoder, tokenizer, latents[idx].float().to(device),
                               [captions[i] for i in idx], cfg, gen, step)
         opt.zero_grad(set_to_none=True)
@@ -340,6 +368,9 @@ def main() -> None:
     parser.add_argument("--init-from", type=Path, help="an exported pipeline to start from (new optimiser)")
     parser.add_argument("--steps", type=int, help="total diffusion steps (default from the config)")
     parser.add_argument("--restarts", help="steps where the learning rate restarts, e.g. 8000,10500,14000")
+    parser.add_argument("--pool-clips", type=int, help="clips in the pool (a bigger pool starts with the smaller)")
+    parser.add_argument("--draw-weight", action="append", default=[], metavar="KIND=W",
+                        help="draw clips of a kind W times as often, e.g. sequence=3 (repeatable)")
     parser.add_argument("--temporal-attention", action="store_true", help="attention along time at 16x16")
     parser.add_argument("--carry-condition", action="store_true", help="repeat the last given frame forward")
     parser.add_argument("--stop-after-minutes", type=float, help="checkpoint and stop after this long")
@@ -349,6 +380,11 @@ def main() -> None:
     cfg = TrainConfig(temporal_attention=args.temporal_attention, carry_condition=args.carry_condition)
     if args.steps:
         cfg.steps = args.steps
+    if args.pool_clips:
+        cfg.pool_clips = args.pool_clips
+    for pair in args.draw_weight:
+        kind, weight = pair.split("=")
+        cfg.draw_weights[kind] = float(weight)
     if args.restarts:
         cfg.restarts = tuple(int(step) for step in args.restarts.split(","))
     train(cfg, args.run, args.out, args.resume_from, args.stop_after_minutes, args.device, args.stop_at_step,

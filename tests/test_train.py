@@ -12,7 +12,7 @@ from safetensors.torch import load_file
 
 from sora_core.tiny.model import TinyVideoUNet, carry_last_given
 from sora_core.tiny.pipeline import SoraTinyPipeline
-from sora_core.train import TrainConfig, load_grown, lr_at, train
+from sora_core.train import TrainConfig, clip_weights, draw_clips, load_grown, lr_at, pool_scenes, train
 
 
 def toy_config(steps: int) -> TrainConfig:
@@ -135,3 +135,33 @@ def test_training_starts_from_an_exported_pipeline(uninterrupted, tmp_path):
     assert "_name_or_path" not in json.loads((tmp_path / "on-out" / "vae" / "config.json").read_text())
     trained = load_file(tmp_path / "on-out" / "unet" / "diffusion_pytorch_model.safetensors")
     assert not all(torch.equal(trained[k], shipped[k]) for k in shipped)
+
+
+def test_a_bigger_pool_starts_with_the_smaller_one():
+    small, big = pool_scenes(TrainConfig(pool_clips=50)), pool_scenes(TrainConfig(pool_clips=100))
+    assert [s.caption for s in big[:50]] == [s.caption for s in small]
+    assert len({s.caption for s in big}) > 90  # the other 50 are new clips
+
+
+def test_draw_weights_draw_a_kind_that_much_more_often():
+    scenes = pool_scenes(TrainConfig(pool_clips=600))
+    is_sequence = torch.tensor([s.kind == "sequence" for s in scenes])
+    share = is_sequence.float().mean().item()
+    gen = torch.Generator().manual_seed(0)
+    uniform = is_sequence[draw_clips(None, 600, 20000, gen)].float().mean().item()
+    weights = clip_weights(TrainConfig(draw_weights={"sequence": 3.0}), scenes)
+    weighted = is_sequence[draw_clips(weights, 600, 20000, gen)].float().mean().item()
+    assert uniform == pytest.approx(share, abs=0.02)
+    assert weighted == pytest.approx(3 * share / (3 * share + 1 - share), abs=0.02)
+    assert clip_weights(TrainConfig(), scenes) is None  # no weights: the runs before them draw the same
+    with pytest.raises(ValueError, match="no scene kind"):
+        clip_weights(TrainConfig(draw_weights={"sequense": 3.0}), scenes)
+
+
+def test_a_checkpoint_trains_on_a_bigger_pool_with_weighted_draws(uninterrupted, tmp_path):
+    cfg = replace(toy_config(steps=6), pool_clips=9, draw_weights={"sequence": 3.0})
+    train(cfg, tmp_path / "run", tmp_path / "out", resume_from=uninterrupted / "run" / "checkpoint.pt")
+    assert len(torch.load(tmp_path / "run" / "pool_latents.pt")["captions"]) == 9
+    assert json.loads((tmp_path / "out" / "training.json").read_text())["config"]["draw_weights"] == {"sequence": 3.0}
+    with pytest.raises(ValueError, match="holds 9 clips"):  # a cached pool of another size is not used
+        train(replace(cfg, pool_clips=12, steps=8), tmp_path / "run", tmp_path / "out")
