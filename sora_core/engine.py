@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from . import video
+from . import seam, video
 from .backends import Backend, Cancelled, ModelUnavailable, Window, make_backend
 from .library import Library
 from .presets import DEFAULT_PRESETS, Preset, load_presets
@@ -374,10 +374,11 @@ class Job:
                 return not self._cancel.is_set()
 
             made = backend.run(window, on_step)
-            if clip is None:
-                clip = made if condition is None else np.concatenate([condition, made[given:]])
+            if condition is None:
+                clip = made
             else:  # the given frames come back regenerated: keep the originals, add only what is new
-                clip = np.concatenate([clip, made[given:]])
+                new = seam.join(condition[-1], made[given - 1], made[given:])
+                clip = np.concatenate([condition if clip is None else clip, new])
         if plan.request.mode == "generate":
             clip = clip[: max(plan.frames, 2)]
         return clip, time.monotonic() - started
