@@ -10,7 +10,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from sora_core.tiny.model import TinyVideoUNet, carry_last_given
+from sora_core.tiny.model import TinyVideoUNet, attend, carry_last_given
 from sora_core.tiny.pipeline import SoraTinyPipeline
 from sora_core.train import TrainConfig, clip_weights, draw_clips, load_grown, lr_at, pool_scenes, train
 
@@ -165,3 +165,19 @@ def test_a_checkpoint_trains_on_a_bigger_pool_with_weighted_draws(uninterrupted,
     assert json.loads((tmp_path / "out" / "training.json").read_text())["config"]["draw_weights"] == {"sequence": 3.0}
     with pytest.raises(ValueError, match="holds 9 clips"):  # a cached pool of another size is not used
         train(replace(cfg, pool_clips=12, steps=8), tmp_path / "run", tmp_path / "out")
+
+
+@torch.no_grad()
+def test_attention_is_the_modules_own_with_its_weights():
+    torch.manual_seed(0)
+    self_attn = torch.nn.MultiheadAttention(32, 4, batch_first=True).eval()
+    cross_attn = torch.nn.MultiheadAttention(32, 4, kdim=24, vdim=24, batch_first=True).eval()
+    for mha in (self_attn, cross_attn):
+        torch.nn.init.normal_(mha.in_proj_bias)  # zero at first: the biases would go untested
+    x, text = torch.randn(2, 50, 32), torch.randn(2, 7, 24)
+    keep = torch.ones(2, 7, dtype=torch.bool)
+    keep[1, 3:] = False  # a shorter prompt: its padding must not be attended to
+    assert torch.allclose(attend(self_attn, x, x), self_attn(x, x, x)[0], atol=1e-5)
+    expected = cross_attn(x, text, text, key_padding_mask=~keep)[0]
+    assert torch.allclose(attend(cross_attn, x, text, keep), expected, atol=1e-5)
+    assert not torch.allclose(attend(cross_attn, x, text), expected, atol=1e-3)  # the mask matters

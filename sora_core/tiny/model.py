@@ -13,12 +13,6 @@ from diffusers.configuration_utils import ConfigMixin, register_to_config
 from diffusers.models.modeling_utils import ModelMixin
 from torch import nn
 
-# nn.MultiheadAttention's inference fast path multiplies out the whole attention matrix; at the 1,024
-# space-time tokens of the 8x8 level that is a third of a denoising step on a CPU. Its other path
-# (the one training takes) goes through scaled_dot_product_attention: the same numbers, a step about
-# 25% faster (docs/BENCHMARKS.md).
-torch.backends.mha.set_fastpath_enabled(False)
-
 # ---------------------------------------------------------------------------------------------
 # Text encoder: word embeddings and a small transformer. The world's captions are short, and a
 # word-level tokenizer makes "which words does the model know" a simple vocabulary lookup.
@@ -127,6 +121,27 @@ class VideoResBlock(nn.Module):
         return self.skip(x) + h
 
 
+def attend(mha: nn.MultiheadAttention, query: torch.Tensor, key: torch.Tensor,
+           key_mask: torch.Tensor | None = None) -> torch.Tensor:
+    """`mha(query, key, key)` through scaled_dot_product_attention, with the module's own weights.
+    nn.MultiheadAttention's inference fast path multiplies out the whole attention matrix: at the
+    1,024 space-time tokens of the 8x8 level that is a third of a denoising step on a CPU
+    (docs/BENCHMARKS.md). key_mask (B, S): True where a key may be attended to."""
+    if mha.in_proj_weight is None:  # keys of another width than the queries (cross-attention)
+        wq, wk, wv = mha.q_proj_weight, mha.k_proj_weight, mha.v_proj_weight
+    else:
+        wq, wk, wv = mha.in_proj_weight.chunk(3)
+    bq, bk, bv = mha.in_proj_bias.chunk(3)
+
+    def heads(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+        y = F.linear(x, weight, bias)
+        return y.view(*y.shape[:2], mha.num_heads, mha.head_dim).transpose(1, 2)  # (B, heads, L, d)
+
+    mask = None if key_mask is None else key_mask.bool()[:, None, None, :]
+    out = F.scaled_dot_product_attention(heads(query, wq, bq), heads(key, wk, bk), heads(key, wv, bv), mask)
+    return mha.out_proj(out.transpose(1, 2).reshape(query.shape))
+
+
 class AttentionBlock(nn.Module):
     """Self-attention over space and time together (the grid is small at this level), then
     cross-attention to the text tokens."""
@@ -146,9 +161,9 @@ class AttentionBlock(nn.Module):
         b = bt // frames
         seq = x.view(b, frames, c, h * w).permute(0, 1, 3, 2).reshape(b, frames * h * w, c) + pos
         n = self.norm1(seq)
-        seq = seq + self.self_attn(n, n, n, need_weights=False)[0]
+        seq = seq + attend(self.self_attn, n, n)
         n = self.norm2(seq)
-        seq = seq + self.cross_attn(n, text, text, key_padding_mask=~text_mask.bool(), need_weights=False)[0]
+        seq = seq + attend(self.cross_attn, n, text, text_mask)
         seq = seq + self.mlp(self.norm3(seq))
         seq = seq - pos
         return seq.view(b, frames, h * w, c).permute(0, 1, 3, 2).reshape(bt, c, h, w)
@@ -171,7 +186,7 @@ class TemporalAttention(nn.Module):
         bt, c, h, w = x.shape
         seq = x.view(bt // frames, frames, c, h * w).permute(0, 3, 1, 2).reshape(-1, frames, c)
         n = self.norm(seq + self.pos[:frames])
-        seq = seq + self.attn(n, n, n, need_weights=False)[0]
+        seq = seq + attend(self.attn, n, n)
         return seq.view(bt // frames, h * w, frames, c).permute(0, 2, 3, 1).reshape(bt, c, h, w)
 
 
