@@ -18,7 +18,6 @@ import argparse
 import json
 import multiprocessing
 import os
-import random
 import sys
 import time
 from dataclasses import replace
@@ -33,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 from sora_core.tiny.model import TinyFrameAutoencoder  # noqa: E402
 from sora_core.tiny.pipeline import SoraTinyPipeline  # noqa: E402
 from sora_core.train import TrainConfig, encode_pool, render_pool, train  # noqa: E402
-from sora_core.world import render, sample_scene, single_motion_scenes  # noqa: E402
+from sora_core.world import evaluation_scenes, render  # noqa: E402
 from sora_core.world.score import carries_on, score  # noqa: E402
 
 CHECKPOINT = ROOT / "train_state/sora-tiny-step22400.pt"  # the network with temporal attention and carry
@@ -71,13 +70,12 @@ def evaluate(pipe: SoraTinyPipeline, prompts: int, continuations: int, seed: int
     """The first `prompts` held-out prompts of `bench quality` and its continuations, same seeds."""
     pipe.set_progress_bar_config(disable=True)
     results: dict[str, list] = {}
-    rng = random.Random(seed)
-    for i in range(prompts):
-        scene = sample_scene(rng, held_out=True)
+    held_out, extended = evaluation_scenes(seed, prompts, continuations)
+    for i, scene in enumerate(held_out):
         frames = pipe(scene.caption, generator=torch.Generator().manual_seed(i)).frames[0]
         for name, value in score(as_uint8(frames), scene).items():
             results.setdefault(name, []).append(float(value))
-    for i, scene in enumerate(single_motion_scenes(random.Random(seed + 1), continuations)):
+    for i, scene in enumerate(extended):
         real = render(scene, seed=i)
         frames = pipe(scene.caption, condition_frames=real[:4].astype(np.float32) / 255,
                       generator=torch.Generator().manual_seed(i)).frames[0]

@@ -15,7 +15,6 @@ Prints the table and writes it, with a contact sheet, to --out.
 """
 
 import argparse
-import random
 import tempfile
 from collections import defaultdict
 from pathlib import Path
@@ -26,7 +25,7 @@ from PIL import Image, ImageDraw
 from . import video
 from .engine import Done, Engine
 from .request import parse_request
-from .world import render, sample_scene, single_motion_scenes
+from .world import evaluation_scenes, render
 from .world.score import carries_on, score, seam_ratio
 
 METRICS = ["colour", "object", "motion", "relation", "count", "temporal order", "interaction", "style",
@@ -49,8 +48,7 @@ def contact_sheet(rows: list[tuple[str, np.ndarray]], path: Path, every: int = 2
 
 
 def quality(args: argparse.Namespace) -> None:
-    rng = random.Random(args.seed)
-    held_out = [sample_scene(rng, held_out=True) for _ in range(args.prompts)]
+    held_out, continuations = evaluation_scenes(args.seed, args.prompts, args.continuations)
     truth, model = defaultdict(list), defaultdict(list)
     seams, truth_seams, sheet = [], [], []
     with tempfile.TemporaryDirectory() as tmp:
@@ -74,7 +72,7 @@ def quality(args: argparse.Namespace) -> None:
                 sheet.append((f"made:  {scene.caption}", done.frames))
                 sheet.append(("truth: (the world's render)", real))
         spec = engine.models["sora-tiny"]
-        for i, scene in enumerate(single_motion_scenes(random.Random(args.seed + 1), args.continuations)):
+        for i, scene in enumerate(continuations):
             real, given = render(scene, seed=i), spec.extend_frames  # given: what an extension conditions on
             source = video.write_video(Path(tmp) / f"source-{i}.mp4", real[:given], spec.fps, {})
             longer = engine.start(parse_request(mode="extend", video=source, prompt=scene.caption, seed=i,

@@ -287,3 +287,11 @@ def single_motion_scenes(rng: random.Random, n: int) -> list[Scene]:
         if scene.kind == "single" and scene.facts["motion"] != "still":
             found.append(scene)
     return found
+
+
+def evaluation_scenes(seed: int, prompts: int, continuations: int) -> tuple[list[Scene], list[Scene]]:
+    """What the model is scored on, the same for every scorer (`bench quality`, bench/recipe_sweep.py):
+    `prompts` held-out scenes, and `continuations` single-motion ones whose first frames it extends."""
+    rng = random.Random(seed)
+    return [sample_scene(rng, held_out=True) for _ in range(prompts)], single_motion_scenes(random.Random(seed + 1),
+                                                                                             continuations)
