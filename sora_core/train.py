@@ -383,8 +383,11 @@ def main() -> None:
     if args.pool_clips:
         cfg.pool_clips = args.pool_clips
     for pair in args.draw_weight:
-        kind, weight = pair.split("=")
-        cfg.draw_weights[kind] = float(weight)
+        kind, _, weight = pair.partition("=")
+        try:
+            cfg.draw_weights[kind] = float(weight)
+        except ValueError:
+            parser.error(f"--draw-weight takes KIND=NUMBER, e.g. sequence=3, not {pair!r}")
     if args.restarts:
         cfg.restarts = tuple(int(step) for step in args.restarts.split(","))
     train(cfg, args.run, args.out, args.resume_from, args.stop_after_minutes, args.device, args.stop_at_step,
