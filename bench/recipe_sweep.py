@@ -44,6 +44,7 @@ RECIPES = {
     "scratch": (False, {}),
     "scratch-ta-carry": (False, {"temporal_attention": True, "carry_condition": True}),
     "more": (True, {}),
+    "more-sequences": (True, {"draw_weights": {"sequence": 3.0}}),
 }
 
 
