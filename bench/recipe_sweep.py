@@ -35,8 +35,8 @@ from sora_core.train import TrainConfig, encode_pool, render_pool, train  # noqa
 from sora_core.world import evaluation_scenes, render  # noqa: E402
 from sora_core.world.score import carries_on, score  # noqa: E402
 
-CHECKPOINT = ROOT / "train_state/sora-tiny-step22400.pt"  # the network with temporal attention and carry
-CHECKPOINT_STEP, CHECKPOINT_RESTARTS = 22400, (8000, 10500, 14000, 16400, 22400)
+CHECKPOINT = ROOT / "train_state/sora-tiny-step25100.pt"  # the network with temporal attention and carry
+CHECKPOINT_STEP, CHECKPOINT_RESTARTS = 25100, (8000, 10500, 14000, 16400, 22400, 25100)
 # name -> (start from the committed checkpoint?, TrainConfig changes); None: score the shipped weights.
 # Add a recipe here to try it (2026-11-26's sweep grew the step-14,000 network: docs/TRAINING.md).
 RECIPES = {
