@@ -167,14 +167,15 @@ def sample_condition(batch: int, frames: int, gen: torch.Generator) -> torch.Ten
     return mask
 
 
-def clip_weights(cfg: TrainConfig, scenes: list[Scene]) -> torch.Tensor | None:
-    """How often each pool clip is drawn, from its kind's `draw_weights`; None when all are 1."""
+def clip_weights(cfg: TrainConfig) -> torch.Tensor | None:
+    """How often each pool clip is drawn, from its kind's `draw_weights`; None when all are 1 (the
+    pool's scenes are then not drawn again at all)."""
     unknown = set(cfg.draw_weights) - set(KIND_WEIGHTS)
     if unknown:
         raise ValueError(f"no scene kind {sorted(unknown)}; the kinds are {list(KIND_WEIGHTS)}")
     if not cfg.draw_weights:
         return None
-    return torch.tensor([cfg.draw_weights.get(scene.kind, 1.0) for scene in scenes])
+    return torch.tensor([cfg.draw_weights.get(scene.kind, 1.0) for scene in pool_scenes(cfg)])
 
 
 def draw_clips(weights: torch.Tensor | None, pool_size: int, batch: int, gen: torch.Generator) -> torch.Tensor:
@@ -293,7 +294,7 @@ def train(cfg: TrainConfig, run: Path, out: Path, resume_from: Path | None = Non
     ae.eval().requires_grad_(False)
     if len(captions) != cfg.pool_clips:
         raise ValueError(f"{latents_path} holds {len(captions)} clips, the config asks for {cfg.pool_clips}")
-    weights = clip_weights(cfg, pool_scenes(cfg))
+    weights = clip_weights(cfg)
 
     # stage 3
     torch.manual_seed(cfg.seed)

@@ -33,6 +33,7 @@ def test_lost_detail_comes_back_where_nothing_moved_and_only_there():
 
     background = np.ones((64, 64), bool)
     background[20:40] = False  # away from the square's path
+
     def error(clip: np.ndarray) -> float:  # largest channel's error, on the background, after the seam
         return np.abs(clip[given:, background].astype(int) - truth[given:, background]).max(-1).mean()
 

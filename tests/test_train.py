@@ -149,13 +149,13 @@ def test_draw_weights_draw_a_kind_that_much_more_often():
     share = is_sequence.float().mean().item()
     gen = torch.Generator().manual_seed(0)
     uniform = is_sequence[draw_clips(None, 600, 20000, gen)].float().mean().item()
-    weights = clip_weights(TrainConfig(draw_weights={"sequence": 3.0}), scenes)
+    weights = clip_weights(TrainConfig(pool_clips=600, draw_weights={"sequence": 3.0}))
     weighted = is_sequence[draw_clips(weights, 600, 20000, gen)].float().mean().item()
     assert uniform == pytest.approx(share, abs=0.02)
     assert weighted == pytest.approx(3 * share / (3 * share + 1 - share), abs=0.02)
-    assert clip_weights(TrainConfig(), scenes) is None  # no weights: the runs before them draw the same
+    assert clip_weights(TrainConfig(pool_clips=600)) is None  # no weights: the runs before them draw the same
     with pytest.raises(ValueError, match="no scene kind"):
-        clip_weights(TrainConfig(draw_weights={"sequense": 3.0}), scenes)
+        clip_weights(TrainConfig(pool_clips=600, draw_weights={"sequense": 3.0}))
 
 
 def test_a_checkpoint_trains_on_a_bigger_pool_with_weighted_draws(uninterrupted, tmp_path):

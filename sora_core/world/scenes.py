@@ -293,5 +293,5 @@ def evaluation_scenes(seed: int, prompts: int, continuations: int) -> tuple[list
     """What the model is scored on, the same for every scorer (`bench quality`, bench/recipe_sweep.py):
     `prompts` held-out scenes, and `continuations` single-motion ones whose first frames it extends."""
     rng = random.Random(seed)
-    return [sample_scene(rng, held_out=True) for _ in range(prompts)], single_motion_scenes(random.Random(seed + 1),
-                                                                                             continuations)
+    held_out = [sample_scene(rng, held_out=True) for _ in range(prompts)]
+    return held_out, single_motion_scenes(random.Random(seed + 1), continuations)
