@@ -66,6 +66,8 @@ class TrainConfig:
     # and the last given frame repeated into the condition of the frames to make.
     temporal_attention: bool = False
     carry_condition: bool = False
+    clause_attention: bool = False  # each frame weighs the clauses of "A, then B" (temporal order)
+    clause_lr_scale: float = 30.0
     checkpoint_every: int = 500
     threads: int = 2
 
@@ -191,7 +193,7 @@ def diffusion_loss(unet, text_encoder, tokenizer, x0, captions, cfg: TrainConfig
     b, c, t, h, w = x0.shape
     device = x0.device
     prompts = ["" if torch.rand((), generator=gen) < cfg.caption_dropout else cap for cap in captions]
-    tokens, mask, pooled = encode_text(tokenizer, text_encoder, prompts)
+    tokens, mask, pooled, clauses = encode_text(tokenizer, text_encoder, prompts)
     cond_mask = sample_condition(b, t, gen).to(device)
     # logit-normal noise levels (SD3), one per clip; given frames are clean (sigma 0)
     sigma = torch.sigmoid(torch.randn(b, generator=gen))
@@ -203,7 +205,7 @@ def diffusion_loss(unet, text_encoder, tokenizer, x0, captions, cfg: TrainConfig
     s = sigma[:, None, :, None, None]
     xt = (1 - s) * x0 + s * noise
     cond = x0 * cond_mask[:, None, :, None, None]
-    pred = unet(xt, sigma, cond, cond_mask, tokens, mask, pooled)
+    pred = unet(xt, sigma, cond, cond_mask, tokens, mask, pooled, clauses)
     target = noise - x0
     # weight the latents that move: without it the static background dominates the loss
     motion = (x0 - x0.mean(dim=2, keepdim=True)).abs().mean(dim=1, keepdim=True)
@@ -236,11 +238,13 @@ def state_of_export(folder: Path, cfg: TrainConfig) -> dict:
 
 
 def load_grown(unet: TinyVideoUNet, weights: dict[str, torch.Tensor]) -> list[str]:
-    """Loads weights into a network that may have modules the weights lack; returns their names."""
+    """Loads weights into a network that may have parts the weights lack, parts that start with
+    zero output (the temporal attention, the clause biases); returns their names."""
     result = unet.load_state_dict(weights, strict=False)
-    if result.unexpected_keys or any(not k.startswith("time_attn") for k in result.missing_keys):
+    grown = [k.split(".")[0] if k.startswith("time_attn") else k for k in result.missing_keys]
+    if result.unexpected_keys or not all(k.startswith("time_attn") or k.endswith(".clause_bias") for k in grown):
         raise ValueError(f"checkpoint does not fit the network: {result}")
-    return sorted({k.split(".")[0] for k in result.missing_keys})
+    return sorted(set(grown))
 
 
 def export(out: Path, tokenizer, text_encoder, unet, ae, step: int, cfg: TrainConfig) -> None:
@@ -300,7 +304,8 @@ def train(cfg: TrainConfig, run: Path, out: Path, resume_from: Path | None = Non
     torch.manual_seed(cfg.seed)
     tokenizer = build_tokenizer()
     text_encoder = TinyTextEncoder(vocab_size=len(tokenizer))
-    unet = TinyVideoUNet(temporal_attention=cfg.temporal_attention, carry_condition=cfg.carry_condition)
+    unet = TinyVideoUNet(temporal_attention=cfg.temporal_attention, carry_condition=cfg.carry_condition,
+                         clause_attention=cfg.clause_attention)
     ema_text, ema_unet = copy.deepcopy(text_encoder), copy.deepcopy(unet)
     gen = torch.Generator().manual_seed(cfg.seed)
     step, opt_state = 0, None
@@ -318,7 +323,11 @@ def train(cfg: TrainConfig, run: Path, out: Path, resume_from: Path | None = Non
     for model in (text_encoder, unet, ema_text, ema_unet):
         model.to(device)
     params = list(text_encoder.parameters()) + list(unet.parameters())
-    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=0.01)
+    # the clause biases are a few numbers each, logits that have to move by several units
+    clause = [p for name, p in unet.named_parameters() if name.endswith("clause_bias")]
+    rest = [p for p in params if all(p is not q for q in clause)]
+    groups = [{"params": rest}] + ([{"params": clause, "lr_scale": cfg.clause_lr_scale}] if clause else [])
+    opt = torch.optim.AdamW(groups, lr=cfg.lr, weight_decay=0.01)
     if opt_state:
         opt.load_state_dict(opt_state)
     ema_params = list(ema_text.parameters()) + list(ema_unet.parameters())
@@ -337,7 +346,7 @@ def train(cfg: TrainConfig, run: Path, out: Path, resume_from: Path | None = Non
     running, tick = 0.0, time.time()
     while step < cfg.steps:
         for group in opt.param_groups:
-            group["lr"] = lr_at(step, cfg)
+            group["lr"] = lr_at(step, cfg) * group.get("lr_scale", 1)
         idx = draw_clips(weights, len(latents), cfg.batch, gen)
         loss = diffusion_loss(unet, text_encoder, tokenizer, latents[idx].float().to(device),
                               [captions[i] for i in idx], cfg, gen, step)
@@ -374,11 +383,13 @@ def main() -> None:
                         help="draw clips of a kind W times as often, e.g. sequence=3 (repeatable)")
     parser.add_argument("--temporal-attention", action="store_true", help="attention along time at 16x16")
     parser.add_argument("--carry-condition", action="store_true", help="repeat the last given frame forward")
+    parser.add_argument("--clause-attention", action="store_true", help="each frame weighs the prompt's clauses")
     parser.add_argument("--stop-after-minutes", type=float, help="checkpoint and stop after this long")
     parser.add_argument("--stop-at-step", type=int, help="checkpoint and stop at this step")
     parser.add_argument("--device", default="cpu", help="where the diffusion model trains, e.g. cuda")
     args = parser.parse_args()
-    cfg = TrainConfig(temporal_attention=args.temporal_attention, carry_condition=args.carry_condition)
+    cfg = TrainConfig(temporal_attention=args.temporal_attention, carry_condition=args.carry_condition,
+                      clause_attention=args.clause_attention)
     if args.steps:
         cfg.steps = args.steps
     if args.pool_clips:

@@ -10,8 +10,9 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from sora_core.tiny.model import TinyVideoUNet, attend, carry_last_given
+from sora_core.tiny.model import AttentionBlock, TinyVideoUNet, attend, carry_last_given, clause_ids
 from sora_core.tiny.pipeline import SoraTinyPipeline
+from sora_core.tiny.tokenizer import build_tokenizer
 from sora_core.train import TrainConfig, clip_weights, draw_clips, load_grown, lr_at, pool_scenes, train
 
 
@@ -85,14 +86,43 @@ def trained_looking_unet(**config) -> TinyVideoUNet:
 @torch.no_grad()
 def test_a_grown_network_does_what_it_did_until_its_new_modules_learn():
     old = trained_looking_unet()
-    grown = TinyVideoUNet(temporal_attention=True).eval()
-    assert load_grown(grown, old.state_dict()) == ["time_attn0", "time_attn_up0"]
+    grown = TinyVideoUNet(temporal_attention=True, clause_attention=True).eval()
+    assert load_grown(grown, old.state_dict()) == [
+        "attn1.clause_bias", "attn_mid.clause_bias", "attn_up1.clause_bias", "time_attn0", "time_attn_up0"]
     inputs = unet_inputs(given=4)
-    assert torch.allclose(grown(*inputs), old(*inputs), atol=1e-5)
+    clauses = torch.tensor([[0, 0, 1, 1, 1]])
+    assert torch.allclose(grown(*inputs, clauses), old(*inputs), atol=1e-5)
     torch.nn.init.normal_(grown.time_attn0.attn.out_proj.weight, std=0.1)  # as training would move it
-    assert not torch.allclose(grown(*inputs), old(*inputs), atol=1e-3)
+    assert not torch.allclose(grown(*inputs, clauses), old(*inputs), atol=1e-3)
     with pytest.raises(ValueError, match="does not fit"):
         load_grown(TinyVideoUNet(), grown.state_dict())
+
+
+def test_tokens_from_the_first_then_on_are_the_second_clause():
+    tokenizer = build_tokenizer()
+    then = tokenizer.convert_tokens_to_ids("then")
+    prompts = ["a red ball rolls to the right, then jumps", "first the cube grows, then it falls", "a ball rolls"]
+    ids = tokenizer(prompts, padding=True, return_tensors="pt").input_ids
+    clauses = clause_ids(ids, then)
+    for row, clause in zip(ids[:2], clauses[:2], strict=True):
+        first_then = (row == then).nonzero()[0, 0].item()
+        assert (clause[:first_then] == 0).all() and (clause[first_then:] == 1).all()
+    assert (clauses[2] == 0).all()
+
+
+@torch.no_grad()
+def test_a_clause_bias_decides_which_frames_hear_which_clause():
+    torch.manual_seed(0)
+    block = AttentionBlock(32, text_dim=16, max_frames=4).eval()
+    block.clause_bias[:, :2, 1] = -50.0  # the first two frames do not listen to the second clause
+    x, pos = torch.randn(4, 32, 2, 2), torch.zeros(1, 16, 32)
+    text, mask, clauses = torch.randn(1, 6, 16), torch.ones(1, 6, dtype=torch.bool), torch.tensor([[0, 0, 0, 1, 1, 1]])
+    changed = text.clone()
+    changed[:, 3:] = torch.randn(1, 3, 16)  # another second clause ("then jumps" -> "then spins")
+    before = block(x, text, mask, 4, pos, clauses)
+    after = block(x, changed, mask, 4, pos, clauses)
+    assert torch.allclose(before[:2], after[:2], atol=1e-6)  # frames 0-1: the same
+    assert not torch.allclose(before[2:], after[2:], atol=1e-3)  # frames 2-3: follow the new clause
 
 
 def test_frames_to_make_see_the_last_given_frame():
@@ -113,11 +143,14 @@ def test_carrying_the_condition_changes_extension_only():
 
 
 def test_an_old_checkpoint_trains_on_in_a_grown_network(uninterrupted, tmp_path):
-    cfg = replace(toy_config(steps=6), temporal_attention=True, carry_condition=True)
+    cfg = replace(toy_config(steps=6), temporal_attention=True, carry_condition=True, clause_attention=True)
     train(cfg, tmp_path / "run", tmp_path / "out", resume_from=uninterrupted / "run" / "checkpoint.pt")
     assert json.loads((tmp_path / "out" / "training.json").read_text())["step"] == 6
     pipe = SoraTinyPipeline.from_pretrained(tmp_path / "out")
-    assert pipe.unet.config.temporal_attention and pipe.unet.config.carry_condition
+    config = pipe.unet.config
+    assert config.temporal_attention and config.carry_condition and config.clause_attention
+    trained = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=False)["unet"]["attn1.clause_bias"]
+    assert trained.abs().max() > 1e-3  # learned at its own rate: at the base rate it would be < 1e-4
     given = np.full((4, 64, 64, 3), 0.5, dtype=np.float32)
     frames = pipe("it rolls to the right", num_inference_steps=2, condition_frames=given,
                   generator=torch.Generator().manual_seed(0)).frames[0]

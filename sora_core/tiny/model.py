@@ -122,11 +122,12 @@ class VideoResBlock(nn.Module):
 
 
 def attend(mha: nn.MultiheadAttention, query: torch.Tensor, key: torch.Tensor,
-           key_mask: torch.Tensor | None = None) -> torch.Tensor:
+           key_mask: torch.Tensor | None = None, bias: torch.Tensor | None = None) -> torch.Tensor:
     """`mha(query, key, key)` through scaled_dot_product_attention, with the module's own weights.
     nn.MultiheadAttention's inference fast path multiplies out the whole attention matrix: at the
     1,024 space-time tokens of the 8x8 level that is a third of a denoising step on a CPU
-    (docs/BENCHMARKS.md). key_mask (B, S): True where a key may be attended to."""
+    (docs/BENCHMARKS.md). key_mask (B, S): True where a key may be attended to; bias
+    (B, heads, L, S): added to the attention logits."""
     if mha.in_proj_weight is None:  # keys of another width than the queries (cross-attention)
         wq, wk, wv = mha.q_proj_weight, mha.k_proj_weight, mha.v_proj_weight
     else:
@@ -138,16 +139,25 @@ def attend(mha: nn.MultiheadAttention, query: torch.Tensor, key: torch.Tensor,
         return y.view(*y.shape[:2], mha.num_heads, mha.head_dim).transpose(1, 2)  # (B, heads, L, d)
 
     mask = None if key_mask is None else key_mask.bool()[:, None, None, :]
+    if bias is not None:
+        mask = bias if mask is None else bias.masked_fill(~mask, float("-inf"))
     out = F.scaled_dot_product_attention(heads(query, wq, bq), heads(key, wk, bk), heads(key, wv, bv), mask)
     return mha.out_proj(out.transpose(1, 2).reshape(query.shape))
 
 
 class AttentionBlock(nn.Module):
     """Self-attention over space and time together (the grid is small at this level), then
-    cross-attention to the text tokens."""
+    cross-attention to the text tokens.
 
-    def __init__(self, channels: int, text_dim: int, heads: int = 4):
+    With `max_frames`, the cross-attention also learns how much each frame listens to each clause
+    of the prompt (a bias per head, frame and clause, `clause_ids`): "rolls right, then jumps"
+    asks the first frames for one motion and the last for another, and the frame position alone,
+    mixed into every query, did not teach that in 25,000 steps. It starts at zero, so the block
+    can be added to a trained network without changing what it does."""
+
+    def __init__(self, channels: int, text_dim: int, heads: int = 4, max_frames: int | None = None):
         super().__init__()
+        self.clause_bias = nn.Parameter(torch.zeros(heads, max_frames, CLAUSES)) if max_frames else None
         self.norm1 = nn.LayerNorm(channels)
         self.self_attn = nn.MultiheadAttention(channels, heads, batch_first=True)
         self.norm2 = nn.LayerNorm(channels)
@@ -156,14 +166,18 @@ class AttentionBlock(nn.Module):
         self.mlp = nn.Sequential(nn.Linear(channels, 2 * channels), nn.GELU(), nn.Linear(2 * channels, channels))
 
     def forward(self, x: torch.Tensor, text: torch.Tensor, text_mask: torch.Tensor, frames: int,
-                pos: torch.Tensor) -> torch.Tensor:
+                pos: torch.Tensor, text_clause: torch.Tensor | None = None) -> torch.Tensor:
         bt, c, h, w = x.shape
         b = bt // frames
         seq = x.view(b, frames, c, h * w).permute(0, 1, 3, 2).reshape(b, frames * h * w, c) + pos
         n = self.norm1(seq)
         seq = seq + attend(self.self_attn, n, n)
         n = self.norm2(seq)
-        seq = seq + attend(self.cross_attn, n, text, text_mask)
+        bias = None
+        if self.clause_bias is not None:
+            per_frame = self.clause_bias[:, :frames, text_clause].permute(2, 0, 1, 3)  # (B, heads, T, L)
+            bias = per_frame.repeat_interleave(h * w, dim=2)  # every place of a frame alike
+        seq = seq + attend(self.cross_attn, n, text, text_mask, bias)
         seq = seq + self.mlp(self.norm3(seq))
         seq = seq - pos
         return seq.view(b, frames, h * w, c).permute(0, 1, 3, 2).reshape(bt, c, h, w)
@@ -190,6 +204,14 @@ class TemporalAttention(nn.Module):
         return seq.view(bt // frames, h * w, frames, c).permute(0, 2, 3, 1).reshape(bt, c, h, w)
 
 
+CLAUSES = 2  # the world's sequences have two events; a third "then" shares the second's bias
+
+
+def clause_ids(input_ids: torch.Tensor, then_id: int) -> torch.Tensor:
+    """(B, L) token ids -> (B, L) which clause each token is in: 0 before the first "then", 1 from it."""
+    return (input_ids == then_id).cumsum(1).clamp(max=CLAUSES - 1)
+
+
 def carry_last_given(cond: torch.Tensor, cond_mask: torch.Tensor) -> torch.Tensor:
     """Fills the condition of every frame after the given prefix with the last given frame, so each
     frame being made sees the thing as it was last seen, in place (the mask still says "not given")."""
@@ -203,9 +225,11 @@ class TinyVideoUNet(ModelMixin, ConfigMixin):
     @register_to_config
     def __init__(self, latent_channels: int = 8, channels: tuple[int, int, int] = (64, 96, 128),
                  text_dim: int = 96, emb_dim: int = 128, max_frames: int = 64, latent_size: int = 16,
-                 temporal_attention: bool = False, carry_condition: bool = False):
+                 temporal_attention: bool = False, carry_condition: bool = False,
+                 clause_attention: bool = False):
         # temporal_attention and carry_condition shorten the path from given frames to new ones
-        # (docs/TRAINING.md); the step-14,000 weights were trained without them.
+        # (docs/TRAINING.md); the step-14,000 weights were trained without them. clause_attention
+        # lets each frame weigh the clauses of the prompt (AttentionBlock), for temporal order.
         super().__init__()
         c0, c1, c2 = channels
         # input: noisy latents, the clean condition latents, and the condition mask
@@ -216,12 +240,13 @@ class TinyVideoUNet(ModelMixin, ConfigMixin):
         self.down0 = VideoResBlock(c0, c0, emb_dim)
         self.pool0 = nn.Conv2d(c0, c1, 3, stride=2, padding=1)
         self.down1 = VideoResBlock(c1, c1, emb_dim)
-        self.attn1 = AttentionBlock(c1, text_dim)
+        clause_frames = max_frames if clause_attention else None
+        self.attn1 = AttentionBlock(c1, text_dim, max_frames=clause_frames)
         self.pool1 = nn.Conv2d(c1, c2, 3, stride=2, padding=1)
         self.mid = VideoResBlock(c2, c2, emb_dim)
-        self.attn_mid = AttentionBlock(c2, text_dim)
+        self.attn_mid = AttentionBlock(c2, text_dim, max_frames=clause_frames)
         self.up1 = VideoResBlock(c2 + c1, c1, emb_dim)
-        self.attn_up1 = AttentionBlock(c1, text_dim)
+        self.attn_up1 = AttentionBlock(c1, text_dim, max_frames=clause_frames)
         self.up0 = VideoResBlock(c1 + c0, c0, emb_dim)
         if temporal_attention:
             self.time_attn0 = TemporalAttention(c0, max_frames)
@@ -235,9 +260,11 @@ class TinyVideoUNet(ModelMixin, ConfigMixin):
         self.pos2 = nn.Parameter(torch.randn(max_frames, s2 * s2, c2) * 0.02)
 
     def forward(self, sample: torch.Tensor, sigmas: torch.Tensor, cond: torch.Tensor, cond_mask: torch.Tensor,
-                text: torch.Tensor, text_mask: torch.Tensor, pooled: torch.Tensor) -> torch.Tensor:
+                text: torch.Tensor, text_mask: torch.Tensor, pooled: torch.Tensor,
+                text_clause: torch.Tensor | None = None) -> torch.Tensor:
         """sample, cond: (B, C, T, H, W); sigmas, cond_mask: (B, T) per-frame noise level and
-        "this frame is given"; text (B, L, D), pooled (B, D). Returns the velocity (B, C, T, H, W)."""
+        "this frame is given"; text (B, L, D), pooled (B, D); text_clause (B, L) `clause_ids`, all
+        clause 0 when left out. Returns the velocity (B, C, T, H, W)."""
         b, c, frames, h, w = sample.shape
         if self.config.carry_condition:
             cond = carry_last_given(cond, cond_mask)
@@ -247,16 +274,18 @@ class TinyVideoUNet(ModelMixin, ConfigMixin):
         emb = F.silu(emb.reshape(b * frames, -1))
         pos1 = self.pos1[:frames].reshape(1, -1, self.pos1.shape[-1])
         pos2 = self.pos2[:frames].reshape(1, -1, self.pos2.shape[-1])
+        if text_clause is None:
+            text_clause = torch.zeros(text.shape[:2], dtype=torch.long, device=text.device)
 
         h0 = self.down0(self.conv_in(x), emb, frames)  # (BT, c0, 16, 16)
         if self.config.temporal_attention:
             h0 = self.time_attn0(h0, frames)
         h1 = self.down1(self.pool0(h0), emb, frames)  # (BT, c1, 8, 8)
-        h1 = self.attn1(h1, text, text_mask, frames, pos1)
+        h1 = self.attn1(h1, text, text_mask, frames, pos1, text_clause)
         m = self.mid(self.pool1(h1), emb, frames)  # (BT, c2, 4, 4)
-        m = self.attn_mid(m, text, text_mask, frames, pos2)
+        m = self.attn_mid(m, text, text_mask, frames, pos2, text_clause)
         u1 = self.up1(torch.cat([F.interpolate(m, scale_factor=2.0), h1], 1), emb, frames)
-        u1 = self.attn_up1(u1, text, text_mask, frames, pos1)
+        u1 = self.attn_up1(u1, text, text_mask, frames, pos1, text_clause)
         u0 = self.up0(torch.cat([F.interpolate(u1, scale_factor=2.0), h0], 1), emb, frames)
         if self.config.temporal_attention:
             u0 = self.time_attn_up0(u0, frames)

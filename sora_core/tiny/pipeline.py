@@ -19,7 +19,7 @@ from diffusers import DiffusionPipeline, FlowMatchEulerDiscreteScheduler
 from diffusers.utils import BaseOutput
 from transformers import PreTrainedTokenizerFast
 
-from .model import TinyFrameAutoencoder, TinyTextEncoder, TinyVideoUNet
+from .model import TinyFrameAutoencoder, TinyTextEncoder, TinyVideoUNet, clause_ids
 from .tokenizer import MAX_TOKENS
 
 
@@ -29,11 +29,14 @@ class SoraTinyPipelineOutput(BaseOutput):
 
 
 def encode_text(tokenizer: PreTrainedTokenizerFast, text_encoder: TinyTextEncoder, prompts: list[str]):
+    """Returns the text tokens (B, L, D), their mask (B, L), the pooled text (B, D) and which clause
+    each token is in (B, L)."""
     batch = tokenizer(prompts, padding="max_length", max_length=MAX_TOKENS, truncation=True, return_tensors="pt")
     mask = batch.attention_mask.bool()
     mask[:, 0] = True  # an empty prompt still attends to one (pad) token: the learned "no text"
     tokens, pooled = text_encoder(batch.input_ids.to(text_encoder.device), mask.to(text_encoder.device))
-    return tokens, mask.to(tokens.device), pooled
+    clauses = clause_ids(batch.input_ids, tokenizer.convert_tokens_to_ids("then"))
+    return tokens, mask.to(tokens.device), pooled, clauses.to(tokens.device)
 
 
 class SoraTinyPipeline(DiffusionPipeline):
@@ -100,7 +103,7 @@ class SoraTinyPipeline(DiffusionPipeline):
         device = self.device
 
         # 2. Encode the prompt, with the negative prompt as the unconditional half of guidance
-        tokens, mask, pooled = encode_text(self.tokenizer, self.text_encoder, [negative_prompt, prompt])
+        tokens, mask, pooled, clauses = encode_text(self.tokenizer, self.text_encoder, [negative_prompt, prompt])
 
         # 3. Prepare latents and the clean condition frames
         c, size = self.unet.config.latent_channels, self.unet.config.latent_size
@@ -126,7 +129,7 @@ class SoraTinyPipeline(DiffusionPipeline):
             sigma = self.scheduler.sigmas[i]
             sigmas = torch.where(cond_mask > 0, 0.0, sigma.to(device)).expand(2, -1)
             velocity = self.unet(latents.expand(2, -1, -1, -1, -1), sigmas, cond.expand(2, -1, -1, -1, -1),
-                                 cond_mask.expand(2, -1), tokens, mask, pooled)
+                                 cond_mask.expand(2, -1), tokens, mask, pooled, clauses)
             uncond, text = velocity.chunk(2)
             velocity = uncond + guidance_scale * (text - uncond)
             latents = self.scheduler.step(velocity, t, latents).prev_sample
