@@ -35,8 +35,8 @@ from sora_core.train import TrainConfig, encode_pool, render_pool, train  # noqa
 from sora_core.world import evaluation_scenes, render  # noqa: E402
 from sora_core.world.score import carries_on, score  # noqa: E402
 
-CHECKPOINT = ROOT / "train_state/sora-tiny-step25100.pt"  # the network with temporal attention and carry
-CHECKPOINT_STEP, CHECKPOINT_RESTARTS = 25100, (8000, 10500, 14000, 16400, 22400, 25100)
+CHECKPOINT = ROOT / "train_state/sora-tiny-step28000.pt"  # temporal attention, carry, clause attention
+CHECKPOINT_STEP, CHECKPOINT_RESTARTS = 28000, (8000, 10500, 14000, 16400, 22400, 25100, 28000)
 # name -> (start from the committed checkpoint?, TrainConfig changes); None: score the shipped weights.
 # Add a recipe here to try it (2026-11-26's sweep grew the step-14,000 network: docs/TRAINING.md).
 RECIPES = {
@@ -100,7 +100,8 @@ def run_recipe(name: str, work: Path, args: argparse.Namespace) -> None:
     run.mkdir(parents=True, exist_ok=True)
     (run / "pool_latents.pt").symlink_to(work / "pool_latents.pt")
     if from_checkpoint:
-        cfg = TrainConfig(restarts=CHECKPOINT_RESTARTS, temporal_attention=True, carry_condition=True)
+        cfg = TrainConfig(restarts=CHECKPOINT_RESTARTS, temporal_attention=True, carry_condition=True,
+                          clause_attention=True)
         start = CHECKPOINT_STEP
     else:
         cfg, start = TrainConfig(restarts=(), high_noise_from=0), 0
