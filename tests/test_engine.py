@@ -68,13 +68,16 @@ def test_extend_joins_the_source_and_the_continuation_without_repeating_frames(e
 @pytest.mark.parametrize("model", ALL_MODELS)
 def test_cancel_stops_within_a_step_and_frees_the_model(engine, model):
     job = engine.start(parse_request(prompt="a blue cube falls", model=model, steps=12, seed=1))
-    seen = []
+    seen, ahead = [], None
     for event in job:
         if isinstance(event, Progress):
             seen.append(event.step)
-            job.cancel()
+            if ahead is None:
+                job.cancel()
+                # steps the worker finished before the cancel came, not yet read (a busy machine)
+                ahead = job._events.qsize()
     assert isinstance(event, CancelledEvent)
-    assert seen in ([1], [1, 2])  # the step that was running when cancel came is the last one
+    assert len(seen) <= 1 + ahead + 1  # after those, only the step that was running when cancel came
     assert isinstance(generate(engine, model, seed=2)[1], Done)  # the model serves the next job
 
 
