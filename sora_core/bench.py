@@ -26,7 +26,7 @@ from . import video
 from .engine import Done, Engine
 from .request import parse_request
 from .world import evaluation_scenes, render
-from .world.score import carries_on, score, seam_ratio
+from .world.score import carries_on, score, seam_changes, seam_ratio
 
 METRICS = ["colour", "object", "motion", "relation", "count", "temporal order", "interaction", "style",
            "motion carried on (extension)"]
@@ -50,7 +50,7 @@ def contact_sheet(rows: list[tuple[str, np.ndarray]], path: Path, every: int = 2
 def quality(args: argparse.Namespace) -> None:
     held_out, continuations = evaluation_scenes(args.seed, args.prompts, args.continuations)
     truth, model = defaultdict(list), defaultdict(list)
-    seams, truth_seams, sheet = [], [], []
+    seams, truth_seams, changes, truth_changes, sheet = [], [], [], [], []
     with tempfile.TemporaryDirectory() as tmp:
         engine = Engine(library=Path(tmp))
         for i, scene in enumerate(held_out):
@@ -66,8 +66,11 @@ def quality(args: argparse.Namespace) -> None:
                 longer = engine.start(parse_request(mode="extend", video=done.path, prompt=scene.caption, seed=i,
                                                     steps=args.steps, guidance=args.guidance)).result()
                 assert isinstance(longer, Done), longer
+                truth_longer = np.concatenate([real, real[4:]])
                 seams.append(seam_ratio(longer.frames, len(done.frames)))
-                truth_seams.append(seam_ratio(np.concatenate([real, real[4:]]), len(real)))
+                truth_seams.append(seam_ratio(truth_longer, len(real)))
+                changes.append(seam_changes(longer.frames, len(done.frames)))
+                truth_changes.append(seam_changes(truth_longer, len(real)))
             if i < args.sheet_rows:
                 sheet.append((f"made:  {scene.caption}", done.frames))
                 sheet.append(("truth: (the world's render)", real))
@@ -95,6 +98,11 @@ def quality(args: argparse.Namespace) -> None:
     if seams:
         lines.append(f"| extension seam ratio (median) | {len(seams)} | {np.median(seams):.2f} | "
                      f"{np.median(truth_seams):.2f} | <= 1.5 |")
+        # the ratio's two parts: a calmer clip raises the ratio with the same jump at the seam
+        across, inside = np.median(changes, axis=0)
+        truth_across, truth_inside = np.median(truth_changes, axis=0)
+        lines.append(f"| extension: change across the seam / inside the clip (median, 0-255) | {len(seams)} | "
+                     f"{across:.2f} / {inside:.2f} | {truth_across:.2f} / {truth_inside:.2f} | - |")
     table = "\n".join(lines)
     print(table)
     args.out.mkdir(parents=True, exist_ok=True)

@@ -214,11 +214,17 @@ def flicker(frames: np.ndarray, mask: np.ndarray) -> float:
     return float(diffs[still].mean()) if still.any() else 0.0
 
 
-def seam_ratio(frames: np.ndarray, seam: int) -> float:
-    """Change across the seam (frame `seam` is the first new one) over the median change inside."""
+def seam_changes(frames: np.ndarray, seam: int) -> tuple[float, float]:
+    """The mean change per pixel value (0-255) across the seam (frame `seam` is the first new one),
+    and the median of the same between the clip's other neighbouring frames."""
     diffs = np.abs(np.diff(frames.astype(float), axis=0)).mean(axis=(1, 2, 3))
-    inside = np.delete(diffs, seam - 1)
-    return float(diffs[seam - 1] / max(np.median(inside), 1e-6))
+    return float(diffs[seam - 1]), float(np.median(np.delete(diffs, seam - 1)))
+
+
+def seam_ratio(frames: np.ndarray, seam: int) -> float:
+    """Change across the seam over the median change inside the clip."""
+    across, inside = seam_changes(frames, seam)
+    return across / max(inside, 1e-6)
 
 
 def carries_on(frames: np.ndarray, scene: Scene, start: int) -> bool:
