@@ -32,6 +32,7 @@ sys.path.insert(0, str(ROOT))
 from sora_core.tiny.model import TinyFrameAutoencoder  # noqa: E402
 from sora_core.tiny.pipeline import SoraTinyPipeline  # noqa: E402
 from sora_core.train import TrainConfig, encode_pool, render_pool, train  # noqa: E402
+from sora_core.video import to_uint8  # noqa: E402
 from sora_core.world import evaluation_scenes, render  # noqa: E402
 from sora_core.world.score import carries_on, score  # noqa: E402
 
@@ -62,10 +63,6 @@ def make_pool(work: Path, device: str, cfg: TrainConfig) -> Path:
     return path
 
 
-def as_uint8(frames: np.ndarray) -> np.ndarray:
-    return (np.clip(frames, 0, 1) * 255).round().astype(np.uint8)
-
-
 @torch.no_grad()
 def evaluate(pipe: SoraTinyPipeline, prompts: int, continuations: int, seed: int = 12345) -> dict:
     """The first `prompts` held-out prompts of `bench quality` and its continuations, same seeds."""
@@ -74,13 +71,13 @@ def evaluate(pipe: SoraTinyPipeline, prompts: int, continuations: int, seed: int
     held_out, extended = evaluation_scenes(seed, prompts, continuations)
     for i, scene in enumerate(held_out):
         frames = pipe(scene.caption, generator=torch.Generator().manual_seed(i)).frames[0]
-        for name, value in score(as_uint8(frames), scene).items():
+        for name, value in score(to_uint8(frames), scene).items():
             results.setdefault(name, []).append(float(value))
     for i, scene in enumerate(extended):
         real = render(scene, seed=i)
         frames = pipe(scene.caption, condition_frames=real[:4].astype(np.float32) / 255,
                       generator=torch.Generator().manual_seed(i)).frames[0]
-        results.setdefault("motion carried on (extension)", []).append(float(carries_on(as_uint8(frames), scene, 4)))
+        results.setdefault("motion carried on (extension)", []).append(float(carries_on(to_uint8(frames), scene, 4)))
     return {name: [float(np.mean(v)), len(v)] for name, v in results.items()}
 
 

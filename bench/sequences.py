@@ -15,34 +15,21 @@ import random
 import sys
 from pathlib import Path
 
-import numpy as np
 import torch
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from sora_core.tiny.pipeline import SoraTinyPipeline  # noqa: E402
-from sora_core.world import render, sample_scene  # noqa: E402
-from sora_core.world.scenes import FRAMES  # noqa: E402
-from sora_core.world.score import background, foreground, motion_of  # noqa: E402
+from sora_core.video import to_uint8  # noqa: E402
+from sora_core.world import render  # noqa: E402
+from sora_core.world.scenes import FRAMES, held_out_scenes  # noqa: E402
+from sora_core.world.score import background, foreground, sequence_halves  # noqa: E402
 
 
-def sequence_scenes(seed: int, n: int) -> list:
-    rng, found = random.Random(seed), []
-    while len(found) < n:
-        scene = sample_scene(rng, held_out=True)
-        if scene.kind == "sequence":
-            found.append(scene)
-    return found
-
-
-def halves_right(frames: np.ndarray, scene) -> tuple[bool, bool]:
+def halves_right(frames, scene) -> tuple[bool, bool]:
     bg = background(scene)
-    mask = foreground(frames, bg)
-    half = FRAMES // 2
-    first = motion_of(frames, mask, scene, bg, slice(0, half)) == scene.facts["motion"]
-    then = motion_of(frames, mask, scene, bg, slice(half, FRAMES)) == scene.facts["then"]
-    return first, then
+    return sequence_halves(frames, foreground(frames, bg), scene, bg)
 
 
 def clause_preference(pipe: SoraTinyPipeline) -> str:
@@ -65,7 +52,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=20)
     args = parser.parse_args()
     torch.set_num_threads(2)
-    scenes = sequence_scenes(args.seed, args.prompts)
+    scenes = held_out_scenes(random.Random(args.seed), args.prompts, lambda scene: scene.kind == "sequence")
     truth = [halves_right(render(scene, seed=i), scene) for i, scene in enumerate(scenes)]
     print(f"ground truth: first {sum(f for f, _ in truth)}, then {sum(t for _, t in truth)}, "
           f"both {sum(f and t for f, t in truth)} of {len(scenes)}")
@@ -76,7 +63,7 @@ def main() -> None:
         for i, scene in enumerate(scenes):
             frames = pipe(scene.caption, num_inference_steps=args.steps,
                           generator=torch.Generator().manual_seed(i)).frames[0]
-            results.append(halves_right((frames * 255).round().astype(np.uint8), scene))
+            results.append(halves_right(to_uint8(frames), scene))
         print(f"{folder}: first {sum(f for f, _ in results)}, then {sum(t for _, t in results)}, "
               f"both {sum(f and t for f, t in results)} of {len(scenes)}; clause lean: {clause_preference(pipe)}")
 

@@ -32,6 +32,11 @@ class UploadLimits:
     min_frames: int = 2
 
 
+def to_uint8(frames: np.ndarray) -> np.ndarray:
+    """Frames as floats in [0, 1] (a pipeline's "np" output) -> uint8, the way every clip is stored."""
+    return (np.clip(np.asarray(frames, dtype=np.float32), 0, 1) * 255).round().astype(np.uint8)
+
+
 def write_video(path: Path, frames: np.ndarray, fps: int, metadata: dict, scale: int = 1) -> Path:
     """frames: uint8 (T, H, W, 3). Writes PATH.mp4 and its settings as PATH.json, atomically."""
     path = Path(path)

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .. import preview
+from .. import preview, video
 from ..registry import ModelSpec
 from ..world import render, sample_scene
 
@@ -140,7 +140,7 @@ class Backend:
         if window.condition is not None:
             kwargs |= self.condition_kwargs(pipe, window)
         frames = pipe(**kwargs).frames[0]
-        return (np.clip(np.asarray(frames, dtype=np.float32), 0, 1) * 255).round().astype(np.uint8)
+        return video.to_uint8(frames)
 
     @staticmethod
     def _sigmas(pipe) -> tuple[float | None, float | None]:

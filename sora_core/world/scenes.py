@@ -6,6 +6,7 @@ into pixels. Keeping the two apart lets the evaluator score generated clips agai
 
 import random
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -279,14 +280,19 @@ def sample_scene(rng: random.Random, held_out: bool = False) -> Scene:
             return Scene(kind, background, style, things, caption, facts)
 
 
-def single_motion_scenes(rng: random.Random, n: int) -> list[Scene]:
-    """n held-out scenes of one thing doing one motion that changes it over the whole clip."""
+def held_out_scenes(rng: random.Random, n: int, keep: Callable[[Scene], bool]) -> list[Scene]:
+    """The first n held-out scenes that `keep` accepts."""
     found = []
     while len(found) < n:
         scene = sample_scene(rng, held_out=True)
-        if scene.kind == "single" and scene.facts["motion"] != "still":
+        if keep(scene):
             found.append(scene)
     return found
+
+
+def single_motion_scenes(rng: random.Random, n: int) -> list[Scene]:
+    """n held-out scenes of one thing doing one motion that changes it over the whole clip."""
+    return held_out_scenes(rng, n, lambda scene: scene.kind == "single" and scene.facts["motion"] != "still")
 
 
 def evaluation_scenes(seed: int, prompts: int, continuations: int) -> tuple[list[Scene], list[Scene]]:

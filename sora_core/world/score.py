@@ -142,6 +142,14 @@ def motion_of(frames, mask, scene, bg, part: slice = slice(None)) -> str:
     return _nearest_motion(frames[part], mask[part], bg[part], prototypes, slice(None))
 
 
+def sequence_halves(frames, mask, scene, bg) -> tuple[bool, bool]:
+    """Whether the first half of a sequence clip shows its first motion, and the second its second."""
+    half = FRAMES // 2
+    first = motion_of(frames, mask, scene, bg, slice(0, half)) == scene.facts["motion"]
+    then = motion_of(frames, mask, scene, bg, slice(half, FRAMES)) == scene.facts["then"]
+    return first, then
+
+
 def _split_two(frames, mask, scene, bg) -> tuple[np.ndarray, np.ndarray]:
     """Masks of the scene's two things, each pixel given to the nearer of their two colours."""
     refs = []
@@ -250,10 +258,7 @@ def score(frames: np.ndarray, scene: Scene) -> dict[str, object]:
     if scene.kind == "single":
         result["motion"] = motion_of(frames, mask, scene, bg) == facts["motion"]
     if scene.kind == "sequence":
-        half = FRAMES // 2
-        first = motion_of(frames, mask, scene, bg, slice(0, half)) == facts["motion"]
-        then = motion_of(frames, mask, scene, bg, slice(half, FRAMES)) == facts["then"]
-        result["temporal order"] = first and then
+        result["temporal order"] = all(sequence_halves(frames, mask, scene, bg))
     if scene.kind == "relation":
         result["relation"] = relation_of(frames, mask, scene, bg) == facts["relation"]
     if scene.kind == "count":
