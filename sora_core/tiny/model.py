@@ -145,6 +145,14 @@ def attend(mha: nn.MultiheadAttention, query: torch.Tensor, key: torch.Tensor,
     return mha.out_proj(out.transpose(1, 2).reshape(query.shape))
 
 
+CLAUSES = 2  # the world's sequences have two events; a third "then" shares the second's bias
+
+
+def clause_ids(input_ids: torch.Tensor, then_id: int) -> torch.Tensor:
+    """(B, L) token ids -> (B, L) which clause each token is in: 0 before the first "then", 1 from it."""
+    return (input_ids == then_id).cumsum(1).clamp(max=CLAUSES - 1)
+
+
 class AttentionBlock(nn.Module):
     """Self-attention over space and time together (the grid is small at this level), then
     cross-attention to the text tokens.
@@ -202,14 +210,6 @@ class TemporalAttention(nn.Module):
         n = self.norm(seq + self.pos[:frames])
         seq = seq + attend(self.attn, n, n)
         return seq.view(bt // frames, h * w, frames, c).permute(0, 2, 3, 1).reshape(bt, c, h, w)
-
-
-CLAUSES = 2  # the world's sequences have two events; a third "then" shares the second's bias
-
-
-def clause_ids(input_ids: torch.Tensor, then_id: int) -> torch.Tensor:
-    """(B, L) token ids -> (B, L) which clause each token is in: 0 before the first "then", 1 from it."""
-    return (input_ids == then_id).cumsum(1).clamp(max=CLAUSES - 1)
 
 
 def carry_last_given(cond: torch.Tensor, cond_mask: torch.Tensor) -> torch.Tensor:
