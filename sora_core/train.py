@@ -370,7 +370,8 @@ def train(cfg: TrainConfig, run: Path, out: Path, resume_from: Path | None = Non
             break
 
 
-def main() -> None:
+def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, TrainConfig]:
+    """The command line, and the TrainConfig it asks for."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--run", type=Path, default=Path("runs/sora-tiny"), help="work folder: caches, checkpoints")
     parser.add_argument("--out", type=Path, default=Path("assets/sora-tiny"), help="where the pipeline is exported")
@@ -387,13 +388,14 @@ def main() -> None:
     parser.add_argument("--stop-after-minutes", type=float, help="checkpoint and stop after this long")
     parser.add_argument("--stop-at-step", type=int, help="checkpoint and stop at this step")
     parser.add_argument("--device", default="cpu", help="where the diffusion model trains, e.g. cuda")
-    args = parser.parse_args()
+    parser.add_argument("--batch", type=int, help="clips per step (default from the config; a GPU takes 64)")
+    parser.add_argument("--threads", type=int, help="CPU threads, and processes that render the pool")
+    args = parser.parse_args(argv)
     cfg = TrainConfig(temporal_attention=args.temporal_attention, carry_condition=args.carry_condition,
                       clause_attention=args.clause_attention)
-    if args.steps:
-        cfg.steps = args.steps
-    if args.pool_clips:
-        cfg.pool_clips = args.pool_clips
+    for name in ("steps", "pool_clips", "batch", "threads"):
+        if getattr(args, name):
+            setattr(cfg, name, getattr(args, name))
     for pair in args.draw_weight:
         kind, _, weight = pair.partition("=")
         try:
@@ -402,6 +404,11 @@ def main() -> None:
             parser.error(f"--draw-weight takes KIND=NUMBER, e.g. sequence=3, not {pair!r}")
     if args.restarts:
         cfg.restarts = tuple(int(step) for step in args.restarts.split(","))
+    return args, cfg
+
+
+def main() -> None:
+    args, cfg = parse_args()
     train(cfg, args.run, args.out, args.resume_from, args.stop_after_minutes, args.device, args.stop_at_step,
           args.init_from)
 

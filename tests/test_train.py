@@ -13,7 +13,16 @@ from safetensors.torch import load_file
 from sora_core.tiny.model import AttentionBlock, TinyVideoUNet, attend, carry_last_given, clause_ids
 from sora_core.tiny.pipeline import SoraTinyPipeline
 from sora_core.tiny.tokenizer import build_tokenizer
-from sora_core.train import TrainConfig, clip_weights, draw_clips, load_grown, lr_at, pool_scenes, train
+from sora_core.train import (
+    TrainConfig,
+    clip_weights,
+    draw_clips,
+    load_grown,
+    lr_at,
+    parse_args,
+    pool_scenes,
+    train,
+)
 
 
 def toy_config(steps: int) -> TrainConfig:
@@ -189,6 +198,20 @@ def test_draw_weights_draw_a_kind_that_much_more_often():
     assert clip_weights(TrainConfig(pool_clips=600)) is None  # no weights: the runs before them draw the same
     with pytest.raises(ValueError, match="no scene kind"):
         clip_weights(TrainConfig(pool_clips=600, draw_weights={"sequense": 3.0}))
+
+
+def test_the_command_line_sets_the_recipe_of_the_shipped_weights():
+    # the options of docs/TRAINING.md's GPU stage end in the config every step reads
+    args, cfg = parse_args(["--pool-clips", "12000", "--draw-weight", "sequence=3", "--temporal-attention",
+                            "--carry-condition", "--clause-attention", "--restarts", "28000,31100",
+                            "--steps", "33100", "--batch", "64", "--threads", "16", "--device", "cuda"])
+    assert (cfg.pool_clips, cfg.batch, cfg.threads, cfg.steps) == (12000, 64, 16, 33100)
+    assert cfg.draw_weights == {"sequence": 3.0} and cfg.restarts == (28000, 31100)
+    assert cfg.temporal_attention and cfg.carry_condition and cfg.clause_attention and args.device == "cuda"
+    defaults = parse_args([])[1]
+    assert (defaults.batch, defaults.threads, defaults.steps) == (8, 2, 14000)  # the CPU recipe, unchanged
+    with pytest.raises(SystemExit):
+        parse_args(["--draw-weight", "sequence"])
 
 
 def test_a_checkpoint_trains_on_a_bigger_pool_with_weighted_draws(uninterrupted, tmp_path):
