@@ -299,8 +299,9 @@ def help_text(engine: Engine) -> str:
              "The built-in model learned from a small procedural world, so it knows only its words. "
              "When a prompt uses others, the Notes box names them.",
              "", "What to expect: colours, backgrounds and styles mostly come out right; a single motion, about "
-             "half the time. It follows two events in sequence (\"first ..., then ...\") about a quarter "
-             "of the time, and it sometimes draws two things where one was asked. Scores on prompts it never saw: "
+             "two times in three. It follows two events in sequence (\"first ..., then ...\") a third "
+             "to a half of the time, and it sometimes draws two things where one was asked. Scores on "
+             "prompts it never saw: "
              "`docs/quality/quality.md`.",
              "", "**Vocabulary:** " + ", ".join(w for w in world_words() if w.isalpha()), "",
              "## Other models", "They download from the Hugging Face hub once and need a GPU:", ""]
