@@ -47,3 +47,25 @@ def test_lost_detail_comes_back_where_nothing_moved_and_only_there():
 def test_a_join_with_nothing_lost_changes_nothing():
     clip = square_moving_right(12, start=2)
     assert np.array_equal(seam.join(clip[3], clip[3], clip[4:]), clip[4:])
+
+
+def test_the_models_own_jump_at_the_seam_fades_out_where_nothing_moved():
+    truth = square_moving_right(16, start=4)
+    given = 8
+    # the model copies the given frames exactly but draws its new frames 6 levels brighter: a pop the
+    # size of sora-tiny's own (2-7 levels on average)
+    made = truth.astype(np.float32)
+    background = made[given:].max(axis=-1) < 200
+    made[given:][background] += 6
+    made = made.round().astype(np.uint8)
+    raw = np.concatenate([truth[:given], made[given:]])
+    joined = np.concatenate([truth[:given], seam.join(truth[given - 1], made[given - 1], made[given:])])
+
+    assert seam_ratio(raw, given) > 3
+    assert seam_ratio(joined, given) < 1.5
+    first = background[0] & (truth[given - 1].max(axis=-1) < 200)  # background on both sides of the seam
+    assert np.abs(joined[given][first].astype(int) - truth[given][first]).max() <= 1  # no jump at the seam
+    after = given + seam.FADE
+    assert np.array_equal(joined[after:], made[after:])  # then the model's own frames, untouched
+    entered = (slice(26, 34), slice(4 + 2 * given + 12, 4 + 2 * given + 14))  # the square's new pixels
+    assert np.array_equal(joined[given + 1][entered], made[given + 1][entered])
