@@ -49,6 +49,9 @@ RECIPES = {
     "more-sequences": (True, {"draw_weights": {"sequence": 3.0}}),  # the CPU recipe of steps 22,400-28,000
     # at batch 8 a GPU waits for Python: 8 times the batch costs little more per step (steps 28,000-31,100)
     "more-sequences-batch64": (True, {"draw_weights": {"sequence": 3.0}, "batch": 64}),
+    # the pool never runs out: 16 new clips a step, rendered while the GPU trains (train.py's --refresh)
+    "fresh-clips-batch64": (True, {"draw_weights": {"sequence": 3.0}, "batch": 64, "refresh": 16,
+                                   "refresh_from": CHECKPOINT_STEP}),
 }
 
 

@@ -7,19 +7,23 @@ Three stages, all seeded, all resumable from `--run`:
 1. render a pool of world clips with captions (held-out combinations excluded);
 2. train the frame autoencoder on their frames, then encode the pool to latents;
 3. train the text encoder and video U-Net by flow matching on those latents, with random clean
-   prefixes (image-to-video and extension) and caption dropout (classifier-free guidance).
+   prefixes (image-to-video and extension) and caption dropout (classifier-free guidance);
+   with `--refresh`, new clips replace the oldest in the pool as it trains (GPU runs).
 The U-Net and text encoder are exported with their EMA weights to `--out` at every checkpoint.
 A checkpoint is small (~35 MB); `--resume-from` takes one from elsewhere (e.g. a committed one).
 """
 
 import argparse
 import copy
+import itertools
 import json
 import math
 import multiprocessing
 import random
 import shutil
 import time
+from collections import deque
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -68,6 +72,11 @@ class TrainConfig:
     carry_condition: bool = False
     clause_attention: bool = False  # each frame weighs the clauses of "A, then B" (temporal order)
     clause_lr_scale: float = 30.0
+    # From step `refresh_from` on, each step swaps the pool's `refresh` oldest clips for new ones,
+    # drawn from the same seed and rendered while the model trains (a GPU run at batch 64 had seen
+    # each of 12,000 clips 35 times, and a bigger pool helped); 0 keeps the pool as it is.
+    refresh: int = 0
+    refresh_from: int = 0
     checkpoint_every: int = 500
     threads: int = 2
 
@@ -79,28 +88,68 @@ def log(msg: str) -> None:
 # 1. The pool -------------------------------------------------------------------------------
 
 
-def render_one(job: tuple) -> np.ndarray:
-    scene, seed = job
-    return render(scene, seed=seed)
+def clip_stream(cfg: TrainConfig, start: int = 0) -> Iterator[tuple[Scene, int]]:
+    """Every clip a run can train on, in order, as (scene, render seed) from clip `start` on: the
+    pool's clips first, then the ones that refresh it. All drawn from the seed, so a bigger pool
+    starts with the smaller one."""
+    rng = random.Random(cfg.seed)
+    for i in itertools.count():
+        scene = sample_scene(rng)
+        if i >= start:
+            yield scene, cfg.seed * 1_000_003 + i
 
 
 def pool_scenes(cfg: TrainConfig) -> list[Scene]:
-    """The pool's scenes, drawn in order from the seed: a bigger pool starts with the smaller one."""
-    rng = random.Random(cfg.seed)
-    return [sample_scene(rng) for _ in range(cfg.pool_clips)]
+    """The scenes of the pool a run starts with."""
+    return [scene for scene, _ in itertools.islice(clip_stream(cfg), cfg.pool_clips)]
+
+
+class ClipRenderer:
+    """Renders the clip stream from `start` on, in order, in background processes that keep a few
+    chunks ahead of the reader; bounded, so a reader slower than the renderers does not fill memory."""
+
+    CHUNK = 32
+
+    def __init__(self, cfg: TrainConfig, start: int, processes: int):
+        self._jobs = clip_stream(cfg, start)
+        self._workers = multiprocessing.get_context("fork").Pool(processes)
+        self._ahead: deque = deque()
+        self._ready: deque[tuple[Scene, np.ndarray]] = deque()
+        self._depth = 4 * processes
+        self.waited = 0.0  # seconds the reader spent waiting for clips
+        self._submit()
+
+    def _submit(self) -> None:
+        while len(self._ahead) < self._depth:
+            jobs = list(itertools.islice(self._jobs, self.CHUNK))
+            self._ahead.append((jobs, self._workers.starmap_async(render, jobs)))
+
+    def take(self, n: int) -> list[tuple[Scene, np.ndarray]]:
+        """The next n clips of the stream, as (scene, frames (T, 64, 64, 3) uint8)."""
+        while len(self._ready) < n:
+            jobs, result = self._ahead.popleft()
+            tick = time.time()
+            self._ready.extend(zip([scene for scene, _ in jobs], result.get(), strict=True))
+            self.waited += time.time() - tick
+            self._submit()
+        return [self._ready.popleft() for _ in range(n)]
+
+    def close(self) -> None:
+        self._workers.terminate()
 
 
 def render_pool(cfg: TrainConfig, processes: int = 1) -> tuple[np.ndarray, list[str]]:
     """The pool's clips and captions; `processes` changes nothing but the time it takes."""
-    scenes = pool_scenes(cfg)
-    seeds = [cfg.seed * 1_000_003 + i for i in range(cfg.pool_clips)]
     frames = np.zeros((cfg.pool_clips, 16, 64, 64, 3), dtype=np.uint8)
-    with multiprocessing.get_context("fork").Pool(processes) as pool:
-        for i, clip in enumerate(pool.imap(render_one, zip(scenes, seeds, strict=True), chunksize=32)):
+    captions: list[str] = []
+    renderer = ClipRenderer(cfg, 0, processes)
+    for start in range(0, cfg.pool_clips, 1000):
+        log(f"rendered {start}/{cfg.pool_clips}")
+        for i, (scene, clip) in enumerate(renderer.take(min(1000, cfg.pool_clips - start)), start):
             frames[i] = clip
-            if i % 1000 == 0:
-                log(f"rendered {i}/{cfg.pool_clips}")
-    return frames, [scene.caption for scene in scenes]
+            captions.append(scene.caption)
+    renderer.close()
+    return frames, captions
 
 
 def to_pixels(frames: np.ndarray) -> torch.Tensor:
@@ -169,7 +218,7 @@ def sample_condition(batch: int, frames: int, gen: torch.Generator) -> torch.Ten
     return mask
 
 
-def clip_weights(cfg: TrainConfig) -> torch.Tensor | None:
+def clip_weights(cfg: TrainConfig, kinds: list[str]) -> torch.Tensor | None:
     """How often each pool clip is drawn, from its kind's `draw_weights`; None when all are 1 (the
     pool's scenes are then not drawn again at all)."""
     unknown = set(cfg.draw_weights) - set(KIND_WEIGHTS)
@@ -177,7 +226,53 @@ def clip_weights(cfg: TrainConfig) -> torch.Tensor | None:
         raise ValueError(f"no scene kind {sorted(unknown)}; the kinds are {list(KIND_WEIGHTS)}")
     if not cfg.draw_weights:
         return None
-    return torch.tensor([cfg.draw_weights.get(scene.kind, 1.0) for scene in pool_scenes(cfg)])
+    return torch.tensor([cfg.draw_weights.get(kind, 1.0) for kind in kinds])
+
+
+class LatentPool:
+    """The clips the diffusion model trains on, as latents and captions: clip k of the stream sits in
+    slot k % size. With `cfg.refresh`, each step from `cfg.refresh_from` on swaps the oldest
+    `refresh` clips for new ones, rendered in the background while the model trains. What the pool
+    holds is a function of the step alone: a resumed run renders it again and trains on what an
+    uninterrupted one would have."""
+
+    def __init__(self, cfg: TrainConfig, latents: torch.Tensor, captions: list[str],
+                 ae: TinyFrameAutoencoder, step: int, device: str):
+        self.cfg, self.latents, self.captions = cfg, latents, captions
+        self.weights = clip_weights(cfg, [scene.kind for scene in pool_scenes(cfg)])
+        self.made = cfg.pool_clips  # clips of the stream made so far
+        self._renderer = None
+        if cfg.refresh:
+            self.made = max(cfg.pool_clips, self.made_by(step) - cfg.pool_clips)  # older ones are all replaced
+            self._renderer = ClipRenderer(cfg, self.made, cfg.threads)  # forks before CUDA starts, below
+            self._ae = copy.deepcopy(ae).to(device)  # new clips are encoded where the model trains
+            self.advance(step)
+
+    def made_by(self, step: int) -> int:
+        return self.cfg.pool_clips + self.cfg.refresh * max(0, step - self.cfg.refresh_from)
+
+    def advance(self, step: int) -> None:
+        """Swaps in the clips made by `step` that the pool still lacks."""
+        new = self.made_by(step) - self.made
+        if new <= 0:
+            return
+        clips = self._renderer.take(new)
+        latents = encode_pool(self._ae, np.stack([frames for _, frames in clips]))
+        for (scene, _), latent in zip(clips, latents, strict=True):
+            slot = self.made % self.cfg.pool_clips
+            self.latents[slot], self.captions[slot] = latent, scene.caption
+            if self.weights is not None:
+                self.weights[slot] = self.cfg.draw_weights.get(scene.kind, 1.0)
+            self.made += 1
+
+    def status(self) -> str:
+        if self._renderer is None:
+            return ""
+        return f" | {self.made - self.cfg.pool_clips} new clips, {self._renderer.waited:.0f}s waiting for them"
+
+    def close(self) -> None:
+        if self._renderer is not None:
+            self._renderer.close()
 
 
 def draw_clips(weights: torch.Tensor | None, pool_size: int, batch: int, gen: torch.Generator) -> torch.Tensor:
@@ -298,7 +393,6 @@ def train(cfg: TrainConfig, run: Path, out: Path, resume_from: Path | None = Non
     ae.eval().requires_grad_(False)
     if len(captions) != cfg.pool_clips:
         raise ValueError(f"{latents_path} holds {len(captions)} clips, the config asks for {cfg.pool_clips}")
-    weights = clip_weights(cfg)
 
     # stage 3
     torch.manual_seed(cfg.seed)
@@ -320,6 +414,7 @@ def train(cfg: TrainConfig, run: Path, out: Path, resume_from: Path | None = Non
         gen.set_state(state["gen"])
         step = state["step"]
         log(f"resumed at step {step}" + (f", new modules: {new}" if new else ""))
+    pool = LatentPool(cfg, latents, captions, ae, step, device)
     for model in (text_encoder, unet, ema_text, ema_unet):
         model.to(device)
     params = list(text_encoder.parameters()) + list(unet.parameters())
@@ -347,9 +442,10 @@ def train(cfg: TrainConfig, run: Path, out: Path, resume_from: Path | None = Non
     while step < cfg.steps:
         for group in opt.param_groups:
             group["lr"] = lr_at(step, cfg) * group.get("lr_scale", 1)
-        idx = draw_clips(weights, len(latents), cfg.batch, gen)
-        loss = diffusion_loss(unet, text_encoder, tokenizer, latents[idx].float().to(device),
-                              [captions[i] for i in idx], cfg, gen, step)
+        pool.advance(step)
+        idx = draw_clips(pool.weights, cfg.pool_clips, cfg.batch, gen)
+        loss = diffusion_loss(unet, text_encoder, tokenizer, pool.latents[idx].float().to(device),
+                              [pool.captions[i] for i in idx], cfg, gen, step)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
@@ -359,7 +455,8 @@ def train(cfg: TrainConfig, run: Path, out: Path, resume_from: Path | None = Non
         step += 1
         running = 0.98 * running + 0.02 * loss.item() if step > 1 else loss.item()
         if step % 50 == 0:
-            log(f"step {step} loss {running:.4f} lr {lr_at(step, cfg):.2e} {(time.time() - tick) / 50:.2f}s/step")
+            log(f"step {step} loss {running:.4f} lr {lr_at(step, cfg):.2e} {(time.time() - tick) / 50:.2f}s/step"
+                + pool.status())
             tick = time.time()
         out_of_time = stop_after_minutes and time.time() - started > 60 * stop_after_minutes
         stop = out_of_time or step == stop_at_step
@@ -368,6 +465,7 @@ def train(cfg: TrainConfig, run: Path, out: Path, resume_from: Path | None = Non
         if stop:
             log("stopping: " + ("time limit" if out_of_time else f"step {step}"))
             break
+    pool.close()
 
 
 def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, TrainConfig]:
@@ -380,6 +478,8 @@ def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, Train
     parser.add_argument("--steps", type=int, help="total diffusion steps (default from the config)")
     parser.add_argument("--restarts", help="steps where the learning rate restarts, e.g. 8000,10500,14000")
     parser.add_argument("--pool-clips", type=int, help="clips in the pool (a bigger pool starts with the smaller)")
+    parser.add_argument("--refresh", type=int, help="pool clips swapped for new ones at each step (GPU runs)")
+    parser.add_argument("--refresh-from", type=int, help="the step the pool starts refreshing at")
     parser.add_argument("--draw-weight", action="append", default=[], metavar="KIND=W",
                         help="draw clips of a kind W times as often, e.g. sequence=3 (repeatable)")
     parser.add_argument("--temporal-attention", action="store_true", help="attention along time at 16x16")
@@ -393,7 +493,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, Train
     args = parser.parse_args(argv)
     cfg = TrainConfig(temporal_attention=args.temporal_attention, carry_condition=args.carry_condition,
                       clause_attention=args.clause_attention)
-    for name in ("steps", "pool_clips", "batch", "threads"):
+    for name in ("steps", "pool_clips", "batch", "threads", "refresh", "refresh_from"):
         if getattr(args, name):
             setattr(cfg, name, getattr(args, name))
     for pair in args.draw_weight:

@@ -2,6 +2,7 @@
 exactly where it stopped, restarts its learning rate where the config says, and grows a trained
 network by the modules that shorten the path from given frames to new ones."""
 
+import itertools
 import json
 from dataclasses import replace
 
@@ -10,17 +11,28 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from sora_core.tiny.model import AttentionBlock, TinyVideoUNet, attend, carry_last_given, clause_ids
+from sora_core.tiny.model import (
+    AttentionBlock,
+    TinyFrameAutoencoder,
+    TinyVideoUNet,
+    attend,
+    carry_last_given,
+    clause_ids,
+)
 from sora_core.tiny.pipeline import SoraTinyPipeline
 from sora_core.tiny.tokenizer import build_tokenizer
 from sora_core.train import (
+    LatentPool,
     TrainConfig,
+    clip_stream,
     clip_weights,
     draw_clips,
+    encode_pool,
     load_grown,
     lr_at,
     parse_args,
     pool_scenes,
+    render_pool,
     train,
 )
 
@@ -187,17 +199,18 @@ def test_a_bigger_pool_starts_with_the_smaller_one():
 
 def test_draw_weights_draw_a_kind_that_much_more_often():
     scenes = pool_scenes(TrainConfig(pool_clips=600))
-    is_sequence = torch.tensor([s.kind == "sequence" for s in scenes])
+    kinds = [s.kind for s in scenes]
+    is_sequence = torch.tensor([kind == "sequence" for kind in kinds])
     share = is_sequence.float().mean().item()
     gen = torch.Generator().manual_seed(0)
     uniform = is_sequence[draw_clips(None, 600, 20000, gen)].float().mean().item()
-    weights = clip_weights(TrainConfig(pool_clips=600, draw_weights={"sequence": 3.0}))
+    weights = clip_weights(TrainConfig(pool_clips=600, draw_weights={"sequence": 3.0}), kinds)
     weighted = is_sequence[draw_clips(weights, 600, 20000, gen)].float().mean().item()
     assert uniform == pytest.approx(share, abs=0.02)
     assert weighted == pytest.approx(3 * share / (3 * share + 1 - share), abs=0.02)
-    assert clip_weights(TrainConfig(pool_clips=600)) is None  # no weights: the runs before them draw the same
+    assert clip_weights(TrainConfig(pool_clips=600), kinds) is None  # no weights: the runs before them draw the same
     with pytest.raises(ValueError, match="no scene kind"):
-        clip_weights(TrainConfig(pool_clips=600, draw_weights={"sequense": 3.0}))
+        clip_weights(TrainConfig(pool_clips=600, draw_weights={"sequense": 3.0}), kinds)
 
 
 def test_the_command_line_sets_the_recipe_of_the_shipped_weights():
@@ -237,3 +250,42 @@ def test_attention_is_the_modules_own_with_its_weights():
     expected = cross_attn(x, text, text, key_padding_mask=~keep)[0]
     assert torch.allclose(attend(cross_attn, x, text, keep), expected, atol=1e-5)
     assert not torch.allclose(attend(cross_attn, x, text), expected, atol=1e-3)  # the mask matters
+
+
+@torch.no_grad()
+def test_a_refreshing_pool_holds_the_newest_clips_however_it_got_there():
+    cfg = TrainConfig(pool_clips=4, refresh=3, refresh_from=2, threads=1, draw_weights={"sequence": 3.0})
+    torch.manual_seed(0)
+    ae = TinyFrameAutoencoder().eval()
+    frames, captions = render_pool(cfg)
+    latents = encode_pool(ae, frames)
+    stepped = LatentPool(cfg, latents.clone(), list(captions), ae, step=0, device="cpu")
+    for step in range(6):
+        stepped.advance(step)
+        if step <= 2:  # nothing is swapped before (and at) the step the refreshing starts
+            assert stepped.captions == captions and torch.equal(stepped.latents, latents)
+    resumed = LatentPool(cfg, latents.clone(), list(captions), ae, step=5, device="cpu")
+    stepped.close()
+    resumed.close()
+    # by step 5, 3 x 3 new clips were made: clips 9-12 of the stream, clip k in slot k % 4
+    stream = [scene for scene, _ in itertools.islice(clip_stream(cfg), 13)]
+    newest = [stream[k] for k in (12, 9, 10, 11)]
+    for pool in (stepped, resumed):
+        assert pool.made == 13
+        assert pool.captions == [scene.caption for scene in newest]
+        assert pool.weights.tolist() == [3.0 if scene.kind == "sequence" else 1.0 for scene in newest]
+    assert torch.equal(stepped.latents, resumed.latents)
+    assert not torch.equal(resumed.latents[1], latents[1])
+
+
+def test_a_refreshing_run_resumes_to_the_same_weights(uninterrupted, tmp_path):
+    start = uninterrupted / "run" / "checkpoint.pt"
+    refreshing = replace(toy_config(steps=7), refresh=2, refresh_from=4)
+    train(refreshing, tmp_path / "straight", tmp_path / "straight-out", resume_from=start)
+    train(refreshing, tmp_path / "resumed", tmp_path / "resumed-out", resume_from=start, stop_at_step=5)
+    train(refreshing, tmp_path / "resumed", tmp_path / "resumed-out")
+    train(toy_config(steps=7), tmp_path / "kept", tmp_path / "kept-out", resume_from=start)
+    weights = {name: load_file(tmp_path / f"{name}-out" / "unet" / "diffusion_pytorch_model.safetensors")
+               for name in ("straight", "resumed", "kept")}
+    assert all(torch.equal(weights["resumed"][k], weights["straight"][k]) for k in weights["straight"])
+    assert not all(torch.equal(weights["kept"][k], weights["straight"][k]) for k in weights["straight"])
