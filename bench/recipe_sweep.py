@@ -52,6 +52,9 @@ RECIPES = {
     # the pool never runs out: 16 new clips a step, rendered while the GPU trains (train.py's --refresh)
     "fresh-clips-batch64": (True, {"draw_weights": {"sequence": 3.0}, "batch": 64, "refresh": 16,
                                    "refresh_from": CHECKPOINT_STEP}),
+    # ... and each frame's FiLM hears its own clause of "A, then B" (TinyVideoUNet's clause_film)
+    "fresh-clips-clause-film": (True, {"draw_weights": {"sequence": 3.0}, "batch": 64, "refresh": 16,
+                                       "refresh_from": CHECKPOINT_STEP, "clause_film": True}),
 }
 
 

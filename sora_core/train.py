@@ -71,6 +71,7 @@ class TrainConfig:
     temporal_attention: bool = False
     carry_condition: bool = False
     clause_attention: bool = False  # each frame weighs the clauses of "A, then B" (temporal order)
+    clause_film: bool = False  # and in the pooled text of every block's FiLM (ClauseFilm)
     clause_lr_scale: float = 30.0
     # From step `refresh_from` on, each step swaps the pool's `refresh` oldest clips for new ones,
     # drawn from the same seed and rendered while the model trains (a GPU run at batch 64 had seen
@@ -334,10 +335,11 @@ def state_of_export(folder: Path, cfg: TrainConfig) -> dict:
 
 def load_grown(unet: TinyVideoUNet, weights: dict[str, torch.Tensor]) -> list[str]:
     """Loads weights into a network that may have parts the weights lack, parts that start with
-    zero output (the temporal attention, the clause biases); returns their names."""
+    zero output (the temporal attention, the clause biases, the clause FiLM); returns their names."""
     result = unet.load_state_dict(weights, strict=False)
-    grown = [k.split(".")[0] if k.startswith("time_attn") else k for k in result.missing_keys]
-    if result.unexpected_keys or not all(k.startswith("time_attn") or k.endswith(".clause_bias") for k in grown):
+    grown = [k.split(".")[0] if k.startswith(("time_attn", "frame_text")) else k for k in result.missing_keys]
+    if result.unexpected_keys or not all(k.startswith(("time_attn", "frame_text")) or k.endswith(".clause_bias")
+                                         for k in grown):
         raise ValueError(f"checkpoint does not fit the network: {result}")
     return sorted(set(grown))
 
@@ -399,7 +401,7 @@ def train(cfg: TrainConfig, run: Path, out: Path, resume_from: Path | None = Non
     tokenizer = build_tokenizer()
     text_encoder = TinyTextEncoder(vocab_size=len(tokenizer))
     unet = TinyVideoUNet(temporal_attention=cfg.temporal_attention, carry_condition=cfg.carry_condition,
-                         clause_attention=cfg.clause_attention)
+                         clause_attention=cfg.clause_attention, clause_film=cfg.clause_film)
     ema_text, ema_unet = copy.deepcopy(text_encoder), copy.deepcopy(unet)
     gen = torch.Generator().manual_seed(cfg.seed)
     step, opt_state = 0, None
@@ -485,6 +487,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, Train
     parser.add_argument("--temporal-attention", action="store_true", help="attention along time at 16x16")
     parser.add_argument("--carry-condition", action="store_true", help="repeat the last given frame forward")
     parser.add_argument("--clause-attention", action="store_true", help="each frame weighs the prompt's clauses")
+    parser.add_argument("--clause-film", action="store_true", help="each frame's FiLM weighs the clauses too")
     parser.add_argument("--stop-after-minutes", type=float, help="checkpoint and stop after this long")
     parser.add_argument("--stop-at-step", type=int, help="checkpoint and stop at this step")
     parser.add_argument("--device", default="cpu", help="where the diffusion model trains, e.g. cuda")
@@ -492,7 +495,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, Train
     parser.add_argument("--threads", type=int, help="CPU threads, and processes that render the pool")
     args = parser.parse_args(argv)
     cfg = TrainConfig(temporal_attention=args.temporal_attention, carry_condition=args.carry_condition,
-                      clause_attention=args.clause_attention)
+                      clause_attention=args.clause_attention, clause_film=args.clause_film)
     for name in ("steps", "pool_clips", "batch", "threads", "refresh", "refresh_from"):
         if getattr(args, name):
             setattr(cfg, name, getattr(args, name))

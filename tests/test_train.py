@@ -13,6 +13,7 @@ from safetensors.torch import load_file
 
 from sora_core.tiny.model import (
     AttentionBlock,
+    ClauseFilm,
     TinyFrameAutoencoder,
     TinyVideoUNet,
     attend,
@@ -107,9 +108,9 @@ def trained_looking_unet(**config) -> TinyVideoUNet:
 @torch.no_grad()
 def test_a_grown_network_does_what_it_did_until_its_new_modules_learn():
     old = trained_looking_unet()
-    grown = TinyVideoUNet(temporal_attention=True, clause_attention=True).eval()
-    assert load_grown(grown, old.state_dict()) == [
-        "attn1.clause_bias", "attn_mid.clause_bias", "attn_up1.clause_bias", "time_attn0", "time_attn_up0"]
+    grown = TinyVideoUNet(temporal_attention=True, clause_attention=True, clause_film=True).eval()
+    assert load_grown(grown, old.state_dict()) == ["attn1.clause_bias", "attn_mid.clause_bias", "attn_up1.clause_bias",
+                                                   "frame_text", "time_attn0", "time_attn_up0"]
     inputs = unet_inputs(given=4)
     clauses = torch.tensor([[0, 0, 1, 1, 1]])
     assert torch.allclose(grown(*inputs, clauses), old(*inputs), atol=1e-5)
@@ -146,6 +147,27 @@ def test_a_clause_bias_decides_which_frames_hear_which_clause():
     assert not torch.allclose(before[2:], after[2:], atol=1e-3)  # frames 2-3: follow the new clause
 
 
+@torch.no_grad()
+def test_the_clause_film_gives_each_frame_its_clause():
+    torch.manual_seed(0)
+    film = ClauseFilm(text_dim=16, emb_dim=8, max_frames=4)
+    torch.nn.init.normal_(film.proj.weight)  # zero at first, as a grown network needs
+    film.clause_bias.data[:2] = torch.tensor([50.0, 0.0])  # frames 0-1 hear the first clause,
+    film.clause_bias.data[2:] = torch.tensor([0.0, 50.0])  # frames 2-3 the second
+    text, mask = torch.randn(2, 6, 16), torch.ones(2, 6)
+    clauses = torch.tensor([[0, 0, 0, 1, 1, 1], [0, 0, 0, 0, 0, 0]])  # "A, then B" and a plain prompt
+    changed = text.clone()
+    changed[0, 3:] = torch.randn(3, 16)  # another second clause
+    before, after = film(text, mask, clauses, 4), film(changed, mask, clauses, 4)
+    assert torch.allclose(before[0, :2], after[0, :2], atol=1e-6)  # frames 0-1: the same
+    assert not torch.allclose(before[0, 2:], after[0, 2:], atol=1e-3)  # frames 2-3: the new clause
+    plain = film.proj(text[1].mean(0))  # one clause: every frame gets the whole prompt
+    assert torch.allclose(before[1], plain.expand(4, -1), atol=1e-5)
+    with torch.enable_grad():  # a dropped caption (no tokens at all) trains without NaNs
+        film(text, torch.tensor([[1.0] * 6, [0.0] * 6]), clauses, 4).square().sum().backward()
+    assert torch.isfinite(film.clause_bias.grad).all() and film.clause_bias.grad.abs().sum() > 0
+
+
 def test_frames_to_make_see_the_last_given_frame():
     cond, mask = torch.randn(2, 8, 16, 4, 4), torch.zeros(2, 16)
     mask[0, :3] = 1
@@ -164,14 +186,16 @@ def test_carrying_the_condition_changes_extension_only():
 
 
 def test_an_old_checkpoint_trains_on_in_a_grown_network(uninterrupted, tmp_path):
-    cfg = replace(toy_config(steps=6), temporal_attention=True, carry_condition=True, clause_attention=True)
+    cfg = replace(toy_config(steps=6), temporal_attention=True, carry_condition=True, clause_attention=True,
+                  clause_film=True)
     train(cfg, tmp_path / "run", tmp_path / "out", resume_from=uninterrupted / "run" / "checkpoint.pt")
     assert json.loads((tmp_path / "out" / "training.json").read_text())["step"] == 6
     pipe = SoraTinyPipeline.from_pretrained(tmp_path / "out")
     config = pipe.unet.config
-    assert config.temporal_attention and config.carry_condition and config.clause_attention
-    trained = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=False)["unet"]["attn1.clause_bias"]
-    assert trained.abs().max() > 1e-3  # learned at its own rate: at the base rate it would be < 1e-4
+    assert config.temporal_attention and config.carry_condition and config.clause_attention and config.clause_film
+    trained = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=False)["unet"]
+    assert trained["attn1.clause_bias"].abs().max() > 1e-3  # learned at its own rate: at the base rate < 1e-4
+    assert trained["frame_text.proj.weight"].abs().max() > 0  # the clause FiLM starts at zero and learns
     given = np.full((4, 64, 64, 3), 0.5, dtype=np.float32)
     frames = pipe("it rolls to the right", num_inference_steps=2, condition_frames=given,
                   generator=torch.Generator().manual_seed(0)).frames[0]
@@ -217,12 +241,15 @@ def test_the_command_line_sets_the_recipe_of_the_shipped_weights():
     # the options of docs/TRAINING.md's GPU stage end in the config every step reads
     args, cfg = parse_args(["--pool-clips", "12000", "--draw-weight", "sequence=3", "--temporal-attention",
                             "--carry-condition", "--clause-attention", "--restarts", "28000,31100",
-                            "--steps", "33100", "--batch", "64", "--threads", "16", "--device", "cuda"])
+                            "--steps", "33100", "--batch", "64", "--threads", "16", "--device", "cuda",
+                            "--refresh", "16", "--refresh-from", "31100", "--clause-film"])
     assert (cfg.pool_clips, cfg.batch, cfg.threads, cfg.steps) == (12000, 64, 16, 33100)
+    assert (cfg.refresh, cfg.refresh_from) == (16, 31100) and cfg.clause_film
     assert cfg.draw_weights == {"sequence": 3.0} and cfg.restarts == (28000, 31100)
     assert cfg.temporal_attention and cfg.carry_condition and cfg.clause_attention and args.device == "cuda"
     defaults = parse_args([])[1]
     assert (defaults.batch, defaults.threads, defaults.steps) == (8, 2, 14000)  # the CPU recipe, unchanged
+    assert (defaults.refresh, defaults.clause_film) == (0, False)
     with pytest.raises(SystemExit):
         parse_args(["--draw-weight", "sequence"])
 

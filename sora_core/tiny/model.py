@@ -191,6 +191,33 @@ class AttentionBlock(nn.Module):
         return seq.view(b, frames, h * w, c).permute(0, 1, 3, 2).reshape(bt, c, h, w)
 
 
+class ClauseFilm(nn.Module):
+    """Each frame's share of the text in its FiLM: the mean of the tokens of each clause, weighed per
+    frame by a learned softmax. The pooled text every frame gets mixes "rolls right" with "then
+    jumps" alike, so every convolution hears both halves of a sequence; this lets the first frames
+    hear the first clause and the last the second. A prompt of one clause gives every frame that
+    clause. Its output starts at zero, so it can be added to a trained network without changing
+    what it does."""
+
+    def __init__(self, text_dim: int, emb_dim: int, max_frames: int):
+        super().__init__()
+        self.clause_bias = nn.Parameter(torch.zeros(max_frames, CLAUSES))
+        self.proj = nn.Linear(text_dim, emb_dim)
+        nn.init.zeros_(self.proj.weight)
+        nn.init.zeros_(self.proj.bias)
+
+    def forward(self, text: torch.Tensor, text_mask: torch.Tensor, text_clause: torch.Tensor,
+                frames: int) -> torch.Tensor:
+        """text (B, L, D), text_mask and text_clause (B, L) -> (B, T, emb_dim)."""
+        member = F.one_hot(text_clause, CLAUSES).float() * text_mask[..., None].float()  # (B, L, clauses)
+        count = member.sum(1)  # (B, clauses)
+        means = torch.einsum("blc,bld->bcd", member, text) / count.clamp(min=1)[..., None]
+        logits = self.clause_bias[:frames][None].expand(len(text), -1, -1)  # (B, T, clauses)
+        weights = logits.masked_fill((count == 0)[:, None], -1e4).softmax(-1)  # a missing clause: no share
+        weights = weights * (count > 0).any(-1)[:, None, None]  # no text at all (a dropped caption): nothing
+        return self.proj(torch.einsum("btc,bcd->btd", weights, means))
+
+
 class TemporalAttention(nn.Module):
     """Attention along time at every place of the finest grid: the shortest path for a thing in the
     given frames to reach the frames being made. Its output starts at zero, so the block can be
@@ -226,10 +253,11 @@ class TinyVideoUNet(ModelMixin, ConfigMixin):
     def __init__(self, latent_channels: int = 8, channels: tuple[int, int, int] = (64, 96, 128),
                  text_dim: int = 96, emb_dim: int = 128, max_frames: int = 64, latent_size: int = 16,
                  temporal_attention: bool = False, carry_condition: bool = False,
-                 clause_attention: bool = False):
+                 clause_attention: bool = False, clause_film: bool = False):
         # temporal_attention and carry_condition shorten the path from given frames to new ones
         # (docs/TRAINING.md); the step-14,000 weights were trained without them. clause_attention
-        # lets each frame weigh the clauses of the prompt (AttentionBlock), for temporal order.
+        # lets each frame weigh the clauses of the prompt (AttentionBlock), for temporal order;
+        # clause_film does the same for the text in every block's FiLM (ClauseFilm).
         super().__init__()
         c0, c1, c2 = channels
         # input: noisy latents, the clean condition latents, and the condition mask
@@ -237,6 +265,8 @@ class TinyVideoUNet(ModelMixin, ConfigMixin):
         self.noise_mlp = nn.Sequential(nn.Linear(64, emb_dim), nn.SiLU(), nn.Linear(emb_dim, emb_dim))
         self.frame_pos = nn.Parameter(torch.randn(max_frames, emb_dim) * 0.02)
         self.text_proj = nn.Linear(text_dim, emb_dim)
+        if clause_film:
+            self.frame_text = ClauseFilm(text_dim, emb_dim, max_frames)
         self.down0 = VideoResBlock(c0, c0, emb_dim)
         self.pool0 = nn.Conv2d(c0, c1, 3, stride=2, padding=1)
         self.down1 = VideoResBlock(c1, c1, emb_dim)
@@ -270,12 +300,14 @@ class TinyVideoUNet(ModelMixin, ConfigMixin):
             cond = carry_last_given(cond, cond_mask)
         x = torch.cat([sample, cond, cond_mask[:, None, :, None, None].expand(b, 1, frames, h, w)], dim=1)
         x = x.permute(0, 2, 1, 3, 4).reshape(b * frames, 2 * c + 1, h, w)  # frames as a batch
+        if text_clause is None:
+            text_clause = torch.zeros(text.shape[:2], dtype=torch.long, device=text.device)
         emb = self.noise_mlp(sinusoid(sigmas * 1000, 64)) + self.frame_pos[:frames] + self.text_proj(pooled)[:, None]
+        if self.config.clause_film:
+            emb = emb + self.frame_text(text, text_mask, text_clause, frames)
         emb = F.silu(emb.reshape(b * frames, -1))
         pos1 = self.pos1[:frames].reshape(1, -1, self.pos1.shape[-1])
         pos2 = self.pos2[:frames].reshape(1, -1, self.pos2.shape[-1])
-        if text_clause is None:
-            text_clause = torch.zeros(text.shape[:2], dtype=torch.long, device=text.device)
 
         h0 = self.down0(self.conv_in(x), emb, frames)  # (BT, c0, 16, 16)
         if self.config.temporal_attention:
