@@ -1,6 +1,6 @@
 """Evaluation of the built-in model on prompts it never saw, and its sample clips.
 
-    python -m sora_core.bench quality [--prompts 60] [--steps 20] [--out docs/quality]
+    python -m sora_core.bench quality [--prompts 60] [--steps 20] [--weights runs/x/export] [--out docs/quality]
     python -m sora_core.bench samples    # assets/samples/<preset>.gif and docs/media/*.gif
 
 Samples held-out scenes (their colour x object x motion triples never appear in training), makes
@@ -16,7 +16,7 @@ Prints the table and writes it, with a contact sheet, to --out.
 
 import argparse
 import tempfile
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +26,7 @@ from . import video
 from .engine import Done, Engine
 from .request import parse_request
 from .world import evaluation_scenes, render
-from .world.score import carries_on, score, seam_changes, seam_ratio
+from .world.score import carries_on, score, seam_changes, seam_ratio, style_of
 
 METRICS = ["colour", "object", "motion", "relation", "count", "temporal order", "interaction", "style",
            "motion carried on (extension)"]
@@ -47,12 +47,26 @@ def contact_sheet(rows: list[tuple[str, np.ndarray]], path: Path, every: int = 2
     Image.fromarray(np.concatenate(strips)).save(path)
 
 
+def style_table(styles: dict[str, list[str]]) -> str:
+    """Style row in detail: for each style asked, how often the scorer saw it, and what it saw instead."""
+    lines = ["| style asked | recognised | seen instead |", "|---|---|---|"]
+    for asked, seen in sorted(styles.items()):
+        instead = Counter(s for s in seen if s != asked).most_common()
+        lines.append(f"| {asked} | {seen.count(asked)} of {len(seen)} | "
+                     + (", ".join(f"{s} {n}" for s, n in instead) or "-") + " |")
+    return "\n".join(lines)
+
+
 def quality(args: argparse.Namespace) -> None:
     held_out, continuations = evaluation_scenes(args.seed, args.prompts, args.continuations)
     truth, model = defaultdict(list), defaultdict(list)
+    styles = defaultdict(list)  # asked style -> what the scorer saw in each of its clips
     seams, truth_seams, changes, truth_changes, sheet = [], [], [], [], []
     with tempfile.TemporaryDirectory() as tmp:
         engine = Engine(library=Path(tmp))
+        if args.weights:  # another exported pipeline in sora-tiny's place, e.g. a training run's
+            tiny = engine.models["sora-tiny"]
+            engine.models["sora-tiny"] = tiny.model_copy(update={"source": str(args.weights.resolve())})
         for i, scene in enumerate(held_out):
             real = render(scene, seed=i)
             for name, value in score(real, scene).items():
@@ -62,6 +76,7 @@ def quality(args: argparse.Namespace) -> None:
             assert isinstance(done, Done), done
             for name, value in score(done.frames, scene).items():
                 model[name].append(value)
+            styles[scene.style].append(style_of(done.frames, scene))
             if i < args.extensions:  # continue the clip with its own prompt, score the seam
                 longer = engine.start(parse_request(mode="extend", video=done.path, prompt=scene.caption, seed=i,
                                                     steps=args.steps, guidance=args.guidance)).result()
@@ -103,14 +118,14 @@ def quality(args: argparse.Namespace) -> None:
         truth_across, truth_inside = np.median(truth_changes, axis=0)
         lines.append(f"| extension: change across the seam / inside the clip (median, 0-255) | {len(seams)} | "
                      f"{across:.2f} / {inside:.2f} | {truth_across:.2f} / {truth_inside:.2f} | - |")
-    table = "\n".join(lines)
+    table = "\n".join(lines) + "\n\n" + style_table(styles)
     print(table)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "quality.md").write_text(
         f"Command: `python -m sora_core.bench quality --prompts {args.prompts} --steps {args.steps} "
         + (f"--guidance {args.guidance} " if args.guidance is not None else "")
         + f"--extensions {args.extensions} --continuations {args.continuations} --sheet-rows {args.sheet_rows} "
-        f"--seed {args.seed}`\n\n{table}\n")
+        f"--seed {args.seed}`" + (f" (weights: {args.weights})" if args.weights else "") + f"\n\n{table}\n")
     print(f"wrote {args.out / 'quality.md'}")
     if sheet:  # --sheet-rows 0 asks for none
         contact_sheet(sheet, args.out / "contact-sheet.png")
@@ -155,6 +170,7 @@ def main() -> None:
     q.add_argument("--continuations", type=int, default=20, help="truth clips to extend (motion carried on)")
     q.add_argument("--sheet-rows", type=int, default=12)
     q.add_argument("--seed", type=int, default=12345)
+    q.add_argument("--weights", type=Path, help="an exported pipeline to score instead of assets/sora-tiny")
     q.add_argument("--out", type=Path, default=Path("docs/quality"))
     s = sub.add_parser("samples", help="make the preset and README sample clips")
     s.add_argument("--assets", type=Path, default=Path("assets/samples"))
