@@ -215,6 +215,23 @@ def test_training_starts_from_an_exported_pipeline(uninterrupted, tmp_path):
     assert not all(torch.equal(trained[k], shipped[k]) for k in shipped)
 
 
+def test_tuning_the_decoder_keeps_the_encoder_and_the_video_model(uninterrupted, tmp_path):
+    def weights(out, part):
+        return load_file(out / part / "diffusion_pytorch_model.safetensors")
+
+    cfg = replace(toy_config(steps=4), decoder_steps=3, decoder_clips=2)
+    train(cfg, tmp_path / "run", tmp_path / "out", resume_from=uninterrupted / "run" / "checkpoint.pt")
+    before, after = weights(uninterrupted / "out", "vae"), weights(tmp_path / "out", "vae")
+    assert all(torch.equal(after[k], before[k]) for k in before if k.startswith("encoder."))
+    assert not all(torch.equal(after[k], before[k]) for k in before if k.startswith("decoder."))
+    shipped_unet, unet = weights(uninterrupted / "out", "unet"), weights(tmp_path / "out", "unet")
+    assert all(torch.equal(unet[k], shipped_unet[k]) for k in shipped_unet)  # the step it was at: no step more
+    assert json.loads((tmp_path / "out" / "training.json").read_text())["config"]["decoder_steps"] == 3
+    train(replace(cfg, steps=6), tmp_path / "run", tmp_path / "on")  # resumed: tuned once, not again
+    assert all(torch.equal(weights(tmp_path / "on", "vae")[k], after[k]) for k in after)
+    assert not all(torch.equal(weights(tmp_path / "on", "unet")[k], unet[k]) for k in unet)
+
+
 def test_a_bigger_pool_starts_with_the_smaller_one():
     small, big = pool_scenes(TrainConfig(pool_clips=50)), pool_scenes(TrainConfig(pool_clips=100))
     assert [s.caption for s in big[:50]] == [s.caption for s in small]
