@@ -298,10 +298,11 @@ def help_text(engine: Engine) -> str:
     lines = ["## What sora-tiny knows",
              "The built-in model learned from a small procedural world, so it knows only its words. "
              "When a prompt uses others, the Notes box names them.",
-             "", "What to expect: colours, backgrounds and styles mostly come out right; a single motion, about "
-             "two times in three. It follows two events in sequence (\"first ..., then ...\") a third "
-             "to a half of the time, and it sometimes draws two things where one was asked. Scores on "
-             "prompts it never saw: "
+             "", "What to expect: colours and backgrounds mostly come out right, and so do the sketch, "
+             "cinematic and animation styles; realistic and pixel art seldom do (its autoencoder loses their "
+             "texture and pixel blocks). A single motion comes out right about two times in three. It "
+             "follows two events in sequence (\"first ..., then ...\") a third to a half of the time, and "
+             "it sometimes draws two things where one was asked. Scores on prompts it never saw: "
              "`docs/quality/quality.md`.",
              "", "**Vocabulary:** " + ", ".join(w for w in world_words() if w.isalpha()), "",
              "## Other models", "They download from the Hugging Face hub once and need a GPU:", ""]
