@@ -37,8 +37,8 @@ from sora_core.video import to_uint8  # noqa: E402
 from sora_core.world import evaluation_scenes, render  # noqa: E402
 from sora_core.world.score import carries_on, score  # noqa: E402
 
-CHECKPOINT = ROOT / "train_state/sora-tiny-step31100.pt"  # temporal attention, carry, clause attention
-CHECKPOINT_STEP, CHECKPOINT_RESTARTS = 31100, (8000, 10500, 14000, 16400, 22400, 25100, 28000, 31100)
+CHECKPOINT = ROOT / "train_state/sora-tiny-step34000.pt"  # temporal attention, carry, clause attention and FiLM
+CHECKPOINT_STEP, CHECKPOINT_RESTARTS = 34000, (8000, 10500, 14000, 16400, 22400, 25100, 28000, 31100, 34000)
 # name -> (start from the committed checkpoint?, TrainConfig changes); None: score the shipped weights.
 # Add a recipe here to try it (2026-11-26's sweep grew the step-14,000 network: docs/TRAINING.md).
 RECIPES = {
@@ -52,9 +52,6 @@ RECIPES = {
     # the pool never runs out: 16 new clips a step, rendered while the GPU trains (train.py's --refresh)
     "fresh-clips-batch64": (True, {"draw_weights": {"sequence": 3.0}, "batch": 64, "refresh": 16,
                                    "refresh_from": CHECKPOINT_STEP}),
-    # ... and each frame's FiLM hears its own clause of "A, then B" (TinyVideoUNet's clause_film)
-    "fresh-clips-clause-film": (True, {"draw_weights": {"sequence": 3.0}, "batch": 64, "refresh": 16,
-                                       "refresh_from": CHECKPOINT_STEP, "clause_film": True}),
 }
 
 
@@ -107,7 +104,7 @@ def run_recipe(name: str, work: Path, args: argparse.Namespace) -> None:
     (run / "pool_latents.pt").symlink_to(work / "pool_latents.pt")
     if from_checkpoint:
         cfg = TrainConfig(restarts=CHECKPOINT_RESTARTS, temporal_attention=True, carry_condition=True,
-                          clause_attention=True)
+                          clause_attention=True, clause_film=True)
         start = CHECKPOINT_STEP
     else:
         cfg, start = TrainConfig(restarts=(), high_noise_from=0), 0
@@ -139,7 +136,7 @@ def main() -> None:
     parser.add_argument("--eval-seconds", type=float, default=150, help="after training, before giving up")
     parser.add_argument("--threads", type=int, default=2, help="CPU threads per recipe")
     parser.add_argument("--pool-clips", type=int, default=12000,
-                        help="the pool of steps 25,100-31,100; fewer for a smoke test")
+                        help="the pool of steps 25,100-34,000; fewer for a smoke test")
     parser.add_argument("--work", type=Path, default=Path("/tmp/recipe-sweep"))
     parser.add_argument("--out", type=Path, default=Path("runs/recipe-sweep"))
     args = parser.parse_args()
