@@ -445,6 +445,7 @@ def train(cfg: TrainConfig, run: Path, out: Path, resume_from: Path | None = Non
         log(f"tuning the decoder, {cfg.decoder_steps} steps")
         tune_decoder(cfg, ae)
         decoder_steps = cfg.decoder_steps
+    cfg = replace(cfg, decoder_steps=decoder_steps)  # what the export records: the decoder as it is
 
     # stage 3
     torch.manual_seed(cfg.seed)

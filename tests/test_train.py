@@ -229,6 +229,8 @@ def test_tuning_the_decoder_keeps_the_encoder_and_the_video_model(uninterrupted,
     assert json.loads((tmp_path / "out" / "training.json").read_text())["config"]["decoder_steps"] == 3
     train(replace(cfg, steps=6), tmp_path / "run", tmp_path / "on")  # resumed: tuned once, not again
     assert all(torch.equal(weights(tmp_path / "on", "vae")[k], after[k]) for k in after)
+    train(replace(cfg, steps=8, decoder_steps=0), tmp_path / "run", tmp_path / "on")  # without the option
+    assert json.loads((tmp_path / "on" / "training.json").read_text())["config"]["decoder_steps"] == 3
     assert not all(torch.equal(weights(tmp_path / "on", "unet")[k], unet[k]) for k in unet)
 
 
