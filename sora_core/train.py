@@ -180,22 +180,29 @@ def reconstruction_loss(recon: torch.Tensor, x: torch.Tensor, edge_weight: float
     return loss
 
 
-def train_autoencoder(cfg: TrainConfig, frames: np.ndarray) -> TinyFrameAutoencoder:
-    torch.manual_seed(cfg.seed)
-    ae = TinyFrameAutoencoder()
-    opt = torch.optim.AdamW(ae.parameters(), lr=cfg.ae_lr)
-    flat = frames.reshape(-1, 64, 64, 3)
-    gen = np.random.default_rng(cfg.seed)
-    for step in range(cfg.ae_steps):
+def fit_frames(ae: TinyFrameAutoencoder, flat: np.ndarray, steps: int, lr: float, cfg: TrainConfig,
+               gen: np.random.Generator, edge_weight: float = 0.0, name: str = "ae") -> None:
+    """The autoencoder's training loop: batches of `cfg.ae_batch` frames, AdamW with cosine decay, on
+    the parameters that require grad (all of them in the first stage, the decoder's when tuning)."""
+    opt = torch.optim.AdamW([p for p in ae.parameters() if p.requires_grad], lr=lr)
+    for step in range(steps):
         for group in opt.param_groups:
-            group["lr"] = cfg.ae_lr * 0.5 * (1 + math.cos(math.pi * step / cfg.ae_steps))
+            group["lr"] = lr * 0.5 * (1 + math.cos(math.pi * step / steps))
         x = to_pixels(flat[gen.integers(0, len(flat), cfg.ae_batch)])
-        loss = reconstruction_loss(ae.decoder(ae.encoder(x)), x)
+        loss = reconstruction_loss(ae.decoder(ae.encoder(x)), x, edge_weight)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
         if step % 100 == 0:
-            log(f"ae step {step} loss {loss.item():.4f}")
+            log(f"{name} step {step} loss {loss.item():.4f}")
+
+
+def train_autoencoder(cfg: TrainConfig, frames: np.ndarray) -> TinyFrameAutoencoder:
+    torch.manual_seed(cfg.seed)
+    ae = TinyFrameAutoencoder()
+    flat = frames.reshape(-1, 64, 64, 3)
+    gen = np.random.default_rng(cfg.seed)
+    fit_frames(ae, flat, cfg.ae_steps, cfg.ae_lr, cfg, gen)
     return fit_latent_stats(ae, flat[gen.integers(0, len(flat), cfg.ae_stats_frames)])
 
 
@@ -204,22 +211,9 @@ def tune_decoder(cfg: TrainConfig, ae: TinyFrameAutoencoder) -> None:
     edge term in its loss. The encoder stays as it is, and so do the latents the video model learns on
     and the preview's RGB map: a decoder tuned at any step of a run fits the video model as it is."""
     frames, _ = render_pool(replace(cfg, pool_clips=cfg.decoder_clips), processes=cfg.threads)
-    flat = frames.reshape(-1, 64, 64, 3)
-    ae.decoder.requires_grad_(True)
-    opt = torch.optim.AdamW(ae.decoder.parameters(), lr=cfg.decoder_lr)
-    gen = np.random.default_rng(cfg.seed + 1)
-    for step in range(cfg.decoder_steps):
-        for group in opt.param_groups:
-            group["lr"] = cfg.decoder_lr * 0.5 * (1 + math.cos(math.pi * step / cfg.decoder_steps))
-        x = to_pixels(flat[gen.integers(0, len(flat), cfg.ae_batch)])
-        with torch.no_grad():
-            latents = ae.encoder(x)
-        loss = reconstruction_loss(ae.decoder(latents), x, cfg.edge_weight)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        if step % 100 == 0:
-            log(f"decoder step {step} loss {loss.item():.4f}")
+    ae.requires_grad_(False).decoder.requires_grad_(True)
+    fit_frames(ae, frames.reshape(-1, 64, 64, 3), cfg.decoder_steps, cfg.decoder_lr, cfg,
+               np.random.default_rng(cfg.seed + 1), cfg.edge_weight, name="decoder")
     ae.decoder.requires_grad_(False)
 
 
