@@ -1,6 +1,7 @@
 """Evaluation of the built-in model on prompts it never saw, and its sample clips.
 
     python -m sora_core.bench quality [--prompts 60] [--steps 20] [--weights runs/x/export] [--out docs/quality]
+    python -m sora_core.bench autoencoder [--prompts 60] [--weights runs/x/export]
     python -m sora_core.bench samples    # assets/samples/<preset>.gif and docs/media/*.gif
 
 Samples held-out scenes (their colour x object x motion triples never appear in training), makes
@@ -59,24 +60,33 @@ def style_table(styles: dict[str, list[str]]) -> str:
     return "\n".join(lines)
 
 
+def open_engine(library: Path, weights: Path | None) -> Engine:
+    """The engine, with `weights` (another exported pipeline, e.g. a training run's) as sora-tiny."""
+    engine = Engine(library=library)
+    if weights:
+        tiny = engine.models["sora-tiny"]
+        engine.models["sora-tiny"] = tiny.model_copy(update={"source": str(weights.resolve())})
+    return engine
+
+
+def through_autoencoder(pipe, frames: np.ndarray) -> np.ndarray:
+    """The frames encoded and decoded: what the model could show at best, making perfect latents."""
+    return video.to_uint8(pipe.decode_latents(pipe.encode_frames(frames / 255))[0])
+
+
 def quality(args: argparse.Namespace) -> None:
     held_out, continuations = evaluation_scenes(args.seed, args.prompts, args.continuations)
     truth, model, autoencoded = defaultdict(list), defaultdict(list), defaultdict(list)
     styles = defaultdict(list)  # asked style -> what the scorer saw in each of its clips
     seams, truth_seams, changes, truth_changes, sheet = [], [], [], [], []
     with tempfile.TemporaryDirectory() as tmp:
-        engine = Engine(library=Path(tmp))
-        if args.weights:  # another exported pipeline in sora-tiny's place, e.g. a training run's
-            tiny = engine.models["sora-tiny"]
-            engine.models["sora-tiny"] = tiny.model_copy(update={"source": str(args.weights.resolve())})
+        engine = open_engine(Path(tmp), args.weights)
         pipe = engine.backend("sora-tiny").pipeline(extend=False)
         for i, scene in enumerate(held_out):
             real = render(scene, seed=i)
             for name, value in score(real, scene).items():
                 truth[name].append(value)
-            # the truth encoded and decoded: what the model could show at best, making perfect latents
-            through = video.to_uint8(pipe.decode_latents(pipe.encode_frames(real / 255))[0])
-            for name, value in score(through, scene).items():
+            for name, value in score(through_autoencoder(pipe, real), scene).items():
                 autoencoded[name].append(value)
             done = engine.start(parse_request(prompt=scene.caption, seed=i, steps=args.steps,
                                               guidance=args.guidance)).result()
@@ -142,6 +152,29 @@ def quality(args: argparse.Namespace) -> None:
         print(f"wrote {args.out / 'contact-sheet.png'}")
 
 
+def autoencoder(args: argparse.Namespace) -> None:
+    """The held-out truth through a pipeline's autoencoder alone, row by row and style by style: judges a
+    new autoencoder (`train --stop-at-step 0` exports one) before a video model learns its latents."""
+    truth, autoencoded, styles = defaultdict(list), defaultdict(list), defaultdict(list)
+    with tempfile.TemporaryDirectory() as tmp:
+        pipe = open_engine(Path(tmp), args.weights).backend("sora-tiny").pipeline(extend=False)
+        for i, scene in enumerate(evaluation_scenes(args.seed, args.prompts, 0)[0]):
+            real = render(scene, seed=i)
+            through = through_autoencoder(pipe, real)
+            for name, value in score(real, scene).items():
+                truth[name].append(value)
+            for name, value in score(through, scene).items():
+                autoencoded[name].append(value)
+            styles[scene.style].append(style_of(through, scene))
+    lines = ["| metric | held-out prompts | ground truth through the autoencoder | ground truth |", "|---|---|---|---|"]
+    lines += [f"| {name} | {len(truth[name])} | {np.mean(autoencoded[name]):.0%} | {np.mean(truth[name]):.0%} |"
+              for name in METRICS if truth[name]]
+    lines.append(f"| flicker | {len(truth['flicker'])} | {np.mean(autoencoded['flicker']):.2f} | "
+                 f"{np.mean(truth['flicker']):.2f} |")
+    print(f"{args.weights or 'assets/sora-tiny'}, --prompts {args.prompts} --seed {args.seed}\n")
+    print("\n".join(lines) + "\n\n" + style_table(styles))
+
+
 SAMPLE_PROMPT = "a red ball jumps on the grass"
 README_PROMPTS = [
     "a red ball rolls to the right",
@@ -182,11 +215,15 @@ def main() -> None:
     q.add_argument("--seed", type=int, default=12345)
     q.add_argument("--weights", type=Path, help="an exported pipeline to score instead of assets/sora-tiny")
     q.add_argument("--out", type=Path, default=Path("docs/quality"))
+    a = sub.add_parser("autoencoder", help="score the held-out truth through a pipeline's autoencoder alone")
+    a.add_argument("--prompts", type=int, default=60)
+    a.add_argument("--seed", type=int, default=12345)
+    a.add_argument("--weights", type=Path, help="an exported pipeline to take the autoencoder of")
     s = sub.add_parser("samples", help="make the preset and README sample clips")
     s.add_argument("--assets", type=Path, default=Path("assets/samples"))
     s.add_argument("--media", type=Path, default=Path("docs/media"))
     args = parser.parse_args()
-    {"quality": quality, "samples": samples}[args.command](args)
+    {"quality": quality, "autoencoder": autoencoder, "samples": samples}[args.command](args)
 
 
 if __name__ == "__main__":

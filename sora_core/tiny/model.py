@@ -76,7 +76,7 @@ class TinyFrameAutoencoder(ModelMixin, ConfigMixin):
         )
 
     def encode(self, frames: torch.Tensor) -> torch.Tensor:
-        """frames (N, 3, 64, 64) in [-1, 1] -> normalised latents (N, 4, 16, 16)."""
+        """frames (N, 3, 64, 64) in [-1, 1] -> normalised latents (N, latent_channels, 16, 16)."""
         return (self.encoder(frames) - self.config.shift_factor) * self.config.scaling_factor
 
     def decode(self, latents: torch.Tensor) -> torch.Tensor:
