@@ -25,7 +25,7 @@ import random
 import shutil
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -53,9 +53,8 @@ class TrainConfig:
     # The first stage's weight on the L1 of pixel differences (`reconstruction_loss`); the shipped
     # chain's autoencoder had none, and its encoder drops realistic texture and pixel-art blocks.
     ae_edge_weight: float = 0.0
-    # Growing a trained autoencoder to `latent_channels` (`grow_autoencoder`): the weight of the loss
-    # that holds its old channels to what they were, in units of the latents' variance.
-    grow_keep_weight: float = 10.0
+    ae_patchify: bool = False  # TinyFrameAutoencoder's patch layout; `ae_width` 128 suits it
+    ae_width: int = 64
     ae_stats_frames: int = 2048  # frames that set the latent scale and the preview's RGB map
     # The decoder alone, trained on with a loss on the frames' gradients too (`tune_decoder`): the first
     # stage's decoder blurs what makes a style, and true clips through it were seen in their style
@@ -188,15 +187,15 @@ def reconstruction_loss(recon: torch.Tensor, x: torch.Tensor, edge_weight: float
 
 
 def fit_frames(ae: TinyFrameAutoencoder, flat: np.ndarray, steps: int, lr: float, cfg: TrainConfig,
-               gen: np.random.Generator, loss_of: Callable[[torch.Tensor], torch.Tensor], name: str = "ae") -> None:
+               gen: np.random.Generator, edge_weight: float = 0.0, name: str = "ae") -> None:
     """The autoencoder's training loop: batches of `cfg.ae_batch` frames, AdamW with cosine decay, on
-    the parameters that require grad (all of them in the first stage, the decoder's when tuning);
-    `loss_of(frames)` is the loss of a batch."""
+    the parameters that require grad (all of them in the first stage, the decoder's when tuning)."""
     opt = torch.optim.AdamW([p for p in ae.parameters() if p.requires_grad], lr=lr)
     for step in range(steps):
         for group in opt.param_groups:
             group["lr"] = lr * 0.5 * (1 + math.cos(math.pi * step / steps))
-        loss = loss_of(to_pixels(flat[gen.integers(0, len(flat), cfg.ae_batch)]))
+        x = to_pixels(flat[gen.integers(0, len(flat), cfg.ae_batch)])
+        loss = reconstruction_loss(ae.decoder(ae.encoder(x)), x, edge_weight)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -206,45 +205,11 @@ def fit_frames(ae: TinyFrameAutoencoder, flat: np.ndarray, steps: int, lr: float
 
 def train_autoencoder(cfg: TrainConfig, frames: np.ndarray) -> TinyFrameAutoencoder:
     torch.manual_seed(cfg.seed)
-    ae = TinyFrameAutoencoder(latent_channels=cfg.latent_channels)
+    ae = TinyFrameAutoencoder(latent_channels=cfg.latent_channels, width=cfg.ae_width, patchify=cfg.ae_patchify)
     flat = frames.reshape(-1, 64, 64, 3)
     gen = np.random.default_rng(cfg.seed)
-    fit_frames(ae, flat, cfg.ae_steps, cfg.ae_lr, cfg, gen,
-               lambda x: reconstruction_loss(ae.decoder(ae.encoder(x)), x, cfg.ae_edge_weight))
+    fit_frames(ae, flat, cfg.ae_steps, cfg.ae_lr, cfg, gen, cfg.ae_edge_weight)
     return fit_latent_stats(ae, flat[gen.integers(0, len(flat), cfg.ae_stats_frames)])
-
-
-def grow_autoencoder(cfg: TrainConfig, old: TinyFrameAutoencoder, frames: np.ndarray) -> TinyFrameAutoencoder:
-    """`old` with `cfg.latent_channels` channels, for a video model that learned on its latents: the old
-    channels are held to what `old` makes (the video model's latents stay as it learned them), the new
-    ones learn, with the edge term, what the old dropped (texture, outlines, pixel blocks), at the old
-    ones' scale. The decoder starts as the old one, blind to the new channels, and learns to use them."""
-    config = {k: v for k, v in old.config.items() if not k.startswith("_")}
-    ae = TinyFrameAutoencoder(**{**config, "latent_channels": cfg.latent_channels})
-    kept = old.config.latent_channels
-    weights = ae.state_dict()
-    for key, value in old.state_dict().items():  # the encoder's last conv and the decoder's first grow
-        if weights[key].shape == value.shape:
-            weights[key].copy_(value)
-        elif key.startswith("decoder."):
-            weights[key].zero_()[:, :kept] = value
-        else:
-            weights[key][:kept] = value
-    ae.load_state_dict(weights)
-
-    def loss_of(x: torch.Tensor) -> torch.Tensor:
-        z = ae.encode(x)
-        with torch.no_grad():
-            target = old.encode(x)
-        new = z[:, kept:]
-        unit = new.mean(dim=(0, 2, 3)).pow(2) + (new.std(dim=(0, 2, 3)) - 1).pow(2)
-        return (reconstruction_loss(ae.decode(z), x, cfg.ae_edge_weight) + cfg.grow_keep_weight
-                * F.mse_loss(z[:, :kept], target) + unit.mean())
-
-    flat = frames.reshape(-1, 64, 64, 3)
-    gen = np.random.default_rng(cfg.seed + 2)
-    fit_frames(ae, flat, cfg.ae_steps, cfg.ae_lr, cfg, gen, loss_of, name="grown ae")
-    return fit_preview(ae, flat[gen.integers(0, len(flat), cfg.ae_stats_frames)])
 
 
 def tune_decoder(cfg: TrainConfig, ae: TinyFrameAutoencoder) -> None:
@@ -254,26 +219,20 @@ def tune_decoder(cfg: TrainConfig, ae: TinyFrameAutoencoder) -> None:
     frames, _ = render_pool(replace(cfg, pool_clips=cfg.decoder_clips), processes=cfg.threads)
     ae.requires_grad_(False).decoder.requires_grad_(True)
     fit_frames(ae, frames.reshape(-1, 64, 64, 3), cfg.decoder_steps, cfg.decoder_lr, cfg,
-               np.random.default_rng(cfg.seed + 1),
-               lambda x: reconstruction_loss(ae.decoder(ae.encoder(x)), x, cfg.edge_weight), name="decoder")
+               np.random.default_rng(cfg.seed + 1), cfg.edge_weight, name="decoder")
     ae.decoder.requires_grad_(False)
 
 
 @torch.no_grad()
 def fit_latent_stats(ae: TinyFrameAutoencoder, sample: np.ndarray) -> TinyFrameAutoencoder:
     """Normalises latents to unit variance and fits the linear latent -> RGB preview map."""
-    z = ae.encoder(to_pixels(sample))
-    ae.register_to_config(shift_factor=z.mean().item(), scaling_factor=1.0 / z.std().item())
-    return fit_preview(ae, sample)
-
-
-@torch.no_grad()
-def fit_preview(ae: TinyFrameAutoencoder, sample: np.ndarray) -> TinyFrameAutoencoder:
-    """Fits the linear latent -> RGB preview map to frames (N, 64, 64, 3) uint8."""
     x = to_pixels(sample)
-    z = ae.encode(x)  # (N, C, 16, 16): frames stand in for time, ratio 1
-    factors, bias = fit_rgb_projection(z.permute(1, 0, 2, 3), x.permute(1, 0, 2, 3))
-    ae.register_to_config(latent_rgb_factors=factors.tolist(), latent_rgb_bias=bias.tolist())
+    z = ae.encoder(x)
+    shift, scale = z.mean().item(), 1.0 / z.std().item()
+    zn = (z - shift) * scale  # (N, C, 16, 16): frames stand in for time, ratio 1
+    factors, bias = fit_rgb_projection(zn.permute(1, 0, 2, 3), x.permute(1, 0, 2, 3))
+    ae.register_to_config(shift_factor=shift, scaling_factor=scale,
+                          latent_rgb_factors=factors.tolist(), latent_rgb_bias=bias.tolist())
     return ae
 
 
@@ -420,24 +379,13 @@ def state_of_export(folder: Path, cfg: TrainConfig) -> dict:
 
 def load_grown(unet: TinyVideoUNet, weights: dict[str, torch.Tensor]) -> list[str]:
     """Loads weights into a network that may have parts the weights lack, parts that start with
-    zero output (the temporal attention, the clause biases, the clause FiLM), and more latent
-    channels (a grown autoencoder's: the new ones' inputs are not read at first, their outputs are
-    zero); returns the names of what grew."""
-    channels, kept = unet.config.latent_channels, weights["conv_out.weight"].shape[0]
-    grown = ["conv_in", "conv_out"] if channels > kept else []
-    if grown:
-        weights = dict(weights)
-        w = weights["conv_in.weight"]  # its inputs: noisy latents, condition latents, condition mask
-        pad = w.new_zeros(w.shape[0], channels - kept, *w.shape[2:])
-        weights["conv_in.weight"] = torch.cat([w[:, :kept], pad, w[:, kept:2 * kept], pad, w[:, 2 * kept:]], 1)
-        for key in ("conv_out.weight", "conv_out.bias"):
-            weights[key] = torch.cat([weights[key], weights[key].new_zeros(channels - kept, *weights[key].shape[1:])])
+    zero output (the temporal attention, the clause biases, the clause FiLM); returns their names."""
     result = unet.load_state_dict(weights, strict=False)
-    new = [k.split(".")[0] if k.startswith(("time_attn", "frame_text")) else k for k in result.missing_keys]
+    grown = [k.split(".")[0] if k.startswith(("time_attn", "frame_text")) else k for k in result.missing_keys]
     if result.unexpected_keys or not all(k.startswith(("time_attn", "frame_text")) or k.endswith(".clause_bias")
-                                         for k in new):
+                                         for k in grown):
         raise ValueError(f"checkpoint does not fit the network: {result}")
-    return sorted(set(grown + new))
+    return sorted(set(grown))
 
 
 def export(out: Path, tokenizer, text_encoder, unet, ae, step: int, cfg: TrainConfig) -> None:
@@ -484,9 +432,6 @@ def train(cfg: TrainConfig, run: Path, out: Path, resume_from: Path | None = Non
         frames, captions = render_pool(cfg, processes=cfg.threads)
         if ae is None:
             ae = train_autoencoder(cfg, frames)
-        elif ae.config.latent_channels < cfg.latent_channels:
-            log(f"growing the autoencoder to {cfg.latent_channels} latent channels")
-            ae = grow_autoencoder(cfg, ae, frames)
         log("encoding the pool")
         latents = encode_pool(ae, frames)
         del frames
@@ -494,9 +439,6 @@ def train(cfg: TrainConfig, run: Path, out: Path, resume_from: Path | None = Non
     ae.eval().requires_grad_(False)
     if len(captions) != cfg.pool_clips:
         raise ValueError(f"{latents_path} holds {len(captions)} clips, the config asks for {cfg.pool_clips}")
-    if ae.config.latent_channels < cfg.latent_channels:
-        raise ValueError(f"{latents_path} holds the latents of a {ae.config.latent_channels}-channel autoencoder; "
-                         f"grow it to {cfg.latent_channels} in a new --run folder")
     decoder_steps = state.get("decoder_steps", 0) if state else 0
     tuned = cfg.decoder_steps > decoder_steps
     if tuned:
@@ -604,8 +546,9 @@ def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, Train
     parser.add_argument("--carry-condition", action="store_true", help="repeat the last given frame forward")
     parser.add_argument("--clause-attention", action="store_true", help="each frame weighs the prompt's clauses")
     parser.add_argument("--clause-film", action="store_true", help="each frame's FiLM weighs the clauses too")
-    parser.add_argument("--latent-channels", type=int, help="the autoencoder's latent channels: a new run's, or more "
-                        "for a trained one's (grown, in a new --run folder)")
+    parser.add_argument("--latent-channels", type=int, help="the autoencoder's latent channels (a new run)")
+    parser.add_argument("--ae-patchify", action="store_true", help="the autoencoder's patch layout (a new run)")
+    parser.add_argument("--ae-width", type=int, help="the autoencoder's width (a new run; 128 with --ae-patchify)")
     parser.add_argument("--ae-steps", type=int, help="the autoencoder's training steps (a new run)")
     parser.add_argument("--ae-edge-weight", type=float, help="its loss's weight on pixel differences (a new run)")
     parser.add_argument("--tune-decoder", type=int, metavar="STEPS", dest="decoder_steps",
@@ -619,7 +562,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, Train
     cfg = TrainConfig(temporal_attention=args.temporal_attention, carry_condition=args.carry_condition,
                       clause_attention=args.clause_attention, clause_film=args.clause_film)
     for name in ("steps", "pool_clips", "batch", "threads", "refresh", "refresh_from", "decoder_steps",
-                 "latent_channels", "ae_steps", "ae_edge_weight"):
+                 "latent_channels", "ae_steps", "ae_edge_weight", "ae_width", "ae_patchify"):
         if getattr(args, name):
             setattr(cfg, name, getattr(args, name))
     for pair in args.draw_weight:

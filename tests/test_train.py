@@ -29,14 +29,11 @@ from sora_core.train import (
     clip_weights,
     draw_clips,
     encode_pool,
-    fit_latent_stats,
-    grow_autoencoder,
     load_grown,
     lr_at,
     parse_args,
     pool_scenes,
     render_pool,
-    to_pixels,
     train,
 )
 
@@ -121,40 +118,6 @@ def test_a_grown_network_does_what_it_did_until_its_new_modules_learn():
     assert not torch.allclose(grown(*inputs, clauses), old(*inputs), atol=1e-3)
     with pytest.raises(ValueError, match="does not fit"):
         load_grown(TinyVideoUNet(), grown.state_dict())
-
-
-@torch.no_grad()
-def test_a_network_grown_to_more_latent_channels_makes_the_old_ones_as_it_did():
-    old = trained_looking_unet()
-    grown = TinyVideoUNet(latent_channels=12).eval()
-    assert load_grown(grown, old.state_dict()) == ["conv_in", "conv_out"]
-    latents, sigmas, cond, cond_mask, *text = unet_inputs(given=4)
-    extra = torch.randn(1, 4, 16, 16, 16)  # whatever the new channels hold, the old ones do not hear it
-    out = grown(torch.cat([latents, extra], 1), sigmas, torch.cat([cond, extra], 1), cond_mask, *text)
-    assert torch.allclose(out[:, :8], old(latents, sigmas, cond, cond_mask, *text), atol=1e-5)
-    assert torch.equal(out[:, 8:], torch.zeros_like(out[:, 8:]))  # until they learn
-
-
-@torch.no_grad()
-def test_a_grown_autoencoder_starts_as_the_old_one_and_learns_its_new_channels():
-    torch.manual_seed(0)
-    old = TinyFrameAutoencoder()
-    frames = render_pool(TrainConfig(pool_clips=4), processes=1)[0]
-    old = fit_latent_stats(old, frames.reshape(-1, 64, 64, 3))
-    x = to_pixels(frames[0])
-    as_is = grow_autoencoder(replace(toy_config(steps=0), latent_channels=12, ae_steps=0), old, frames)
-    z = as_is.encode(x)
-    assert z.shape[1] == 12 and torch.allclose(z[:, :8], old.encode(x))
-    assert torch.allclose(as_is.decode(z), old.decode(old.encode(x)), atol=1e-6)  # blind to the new channels
-    drift = {}
-    for keep in (0.0, 10.0):
-        cfg = replace(toy_config(steps=0), latent_channels=12, ae_steps=30, ae_edge_weight=1.0, grow_keep_weight=keep)
-        with torch.enable_grad():
-            grown = grow_autoencoder(cfg, old, frames)
-        drift[keep] = (grown.encode(x)[:, :8] - old.encode(x)).pow(2).mean()
-    assert grown.decoder[0].weight[:, 8:].abs().max() > 0
-    assert len(grown.config.latent_rgb_factors) == 12  # the preview reads every channel
-    assert drift[10.0] < 0.2 * drift[0.0]  # the video model's latents stay closer to what it learned on
 
 
 def test_tokens_from_the_first_then_on_are_the_second_clause():
@@ -275,11 +238,12 @@ def test_a_run_stopped_at_step_0_is_its_new_autoencoder_and_trains_on_from_it(tm
     def vae(out):
         return load_file(out / "vae" / "diffusion_pytorch_model.safetensors")
 
-    cfg = replace(toy_config(steps=2), latent_channels=12, ae_edge_weight=1.0)
+    cfg = replace(toy_config(steps=2), latent_channels=12, ae_edge_weight=1.0, ae_patchify=True, ae_width=16)
     train(cfg, tmp_path / "run", tmp_path / "ae", stop_at_step=0)
     assert json.loads((tmp_path / "ae" / "training.json").read_text())["step"] == 0
     pipe = SoraTinyPipeline.from_pretrained(tmp_path / "ae")
     assert pipe.vae.config.latent_channels == pipe.unet.config.latent_channels == 12
+    assert pipe.vae.config.patchify and isinstance(pipe.vae.encoder[0], torch.nn.PixelUnshuffle)
     assert torch.load(tmp_path / "run" / "pool_latents.pt")["latents"].shape[1] == 12
     train(replace(cfg, ae_edge_weight=0.0), tmp_path / "plain", tmp_path / "plain-ae", stop_at_step=0)
     edged, plain = vae(tmp_path / "ae"), vae(tmp_path / "plain-ae")
@@ -290,21 +254,6 @@ def test_a_run_stopped_at_step_0_is_its_new_autoencoder_and_trains_on_from_it(tm
     frames = SoraTinyPipeline.from_pretrained(tmp_path / "out")(
         "a red ball rolls to the right", num_inference_steps=2, generator=torch.Generator().manual_seed(0)).frames[0]
     assert frames.shape == (16, 64, 64, 3) and np.isfinite(frames).all()
-
-
-def test_an_old_checkpoint_trains_on_with_a_grown_autoencoder(uninterrupted, tmp_path):
-    cfg = replace(toy_config(steps=6), latent_channels=12, ae_edge_weight=1.0)
-    train(cfg, tmp_path / "run", tmp_path / "out", resume_from=uninterrupted / "run" / "checkpoint.pt")
-    training = json.loads((tmp_path / "out" / "training.json").read_text())
-    assert training["step"] == 6 and training["config"]["latent_channels"] == 12
-    pipe = SoraTinyPipeline.from_pretrained(tmp_path / "out")
-    assert pipe.vae.config.latent_channels == pipe.unet.config.latent_channels == 12
-    assert torch.load(tmp_path / "run" / "pool_latents.pt")["latents"].shape[1] == 12
-    frames = pipe("a red ball rolls to the right", num_inference_steps=2,
-                  generator=torch.Generator().manual_seed(0)).frames[0]
-    assert frames.shape == (16, 64, 64, 3) and np.isfinite(frames).all()
-    with pytest.raises(ValueError, match="new --run folder"):  # its cached latents are the old autoencoder's
-        train(cfg, uninterrupted / "run", tmp_path / "elsewhere")
 
 
 def test_a_bigger_pool_starts_with_the_smaller_one():
@@ -335,16 +284,18 @@ def test_the_command_line_sets_the_recipe_of_the_shipped_weights():
                             "--carry-condition", "--clause-attention", "--restarts", "28000,31100",
                             "--steps", "33100", "--batch", "64", "--threads", "16", "--device", "cuda",
                             "--refresh", "16", "--refresh-from", "31100", "--clause-film", "--latent-channels", "16",
-                            "--ae-steps", "6000", "--ae-edge-weight", "0.5"])
+                            "--ae-steps", "6000", "--ae-edge-weight", "0.5", "--ae-patchify", "--ae-width", "128"])
     assert (cfg.pool_clips, cfg.batch, cfg.threads, cfg.steps) == (12000, 64, 16, 33100)
     assert (cfg.refresh, cfg.refresh_from) == (16, 31100) and cfg.clause_film
-    assert (cfg.latent_channels, cfg.ae_steps, cfg.ae_edge_weight) == (16, 6000, 0.5)
+    assert (cfg.latent_channels, cfg.ae_steps, cfg.ae_edge_weight, cfg.ae_width) == (16, 6000, 0.5, 128)
+    assert cfg.ae_patchify
     assert cfg.draw_weights == {"sequence": 3.0} and cfg.restarts == (28000, 31100)
     assert cfg.temporal_attention and cfg.carry_condition and cfg.clause_attention and args.device == "cuda"
     defaults = parse_args([])[1]
     assert (defaults.batch, defaults.threads, defaults.steps) == (8, 2, 14000)  # the CPU recipe, unchanged
     assert (defaults.refresh, defaults.clause_film) == (0, False)
     assert (defaults.latent_channels, defaults.ae_steps, defaults.ae_edge_weight) == (8, 3000, 0.0)
+    assert (defaults.ae_width, defaults.ae_patchify) == (64, False)  # the shipped chain's autoencoder
     with pytest.raises(SystemExit):
         parse_args(["--draw-weight", "sequence"])
 
