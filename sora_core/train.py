@@ -53,8 +53,6 @@ class TrainConfig:
     # The first stage's weight on the L1 of pixel differences (`reconstruction_loss`); the shipped
     # chain's autoencoder had none, and its encoder drops realistic texture and pixel-art blocks.
     ae_edge_weight: float = 0.0
-    ae_patchify: bool = False  # TinyFrameAutoencoder's patch layout; `ae_width` 128 suits it
-    ae_width: int = 64
     ae_stats_frames: int = 2048  # frames that set the latent scale and the preview's RGB map
     # The decoder alone, trained on with a loss on the frames' gradients too (`tune_decoder`): the first
     # stage's decoder blurs what makes a style, and true clips through it were seen in their style
@@ -205,7 +203,7 @@ def fit_frames(ae: TinyFrameAutoencoder, flat: np.ndarray, steps: int, lr: float
 
 def train_autoencoder(cfg: TrainConfig, frames: np.ndarray) -> TinyFrameAutoencoder:
     torch.manual_seed(cfg.seed)
-    ae = TinyFrameAutoencoder(latent_channels=cfg.latent_channels, width=cfg.ae_width, patchify=cfg.ae_patchify)
+    ae = TinyFrameAutoencoder(latent_channels=cfg.latent_channels)
     flat = frames.reshape(-1, 64, 64, 3)
     gen = np.random.default_rng(cfg.seed)
     fit_frames(ae, flat, cfg.ae_steps, cfg.ae_lr, cfg, gen, cfg.ae_edge_weight)
@@ -547,8 +545,6 @@ def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, Train
     parser.add_argument("--clause-attention", action="store_true", help="each frame weighs the prompt's clauses")
     parser.add_argument("--clause-film", action="store_true", help="each frame's FiLM weighs the clauses too")
     parser.add_argument("--latent-channels", type=int, help="the autoencoder's latent channels (a new run)")
-    parser.add_argument("--ae-patchify", action="store_true", help="the autoencoder's patch layout (a new run)")
-    parser.add_argument("--ae-width", type=int, help="the autoencoder's width (a new run; 128 with --ae-patchify)")
     parser.add_argument("--ae-steps", type=int, help="the autoencoder's training steps (a new run)")
     parser.add_argument("--ae-edge-weight", type=float, help="its loss's weight on pixel differences (a new run)")
     parser.add_argument("--tune-decoder", type=int, metavar="STEPS", dest="decoder_steps",
@@ -562,7 +558,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, Train
     cfg = TrainConfig(temporal_attention=args.temporal_attention, carry_condition=args.carry_condition,
                       clause_attention=args.clause_attention, clause_film=args.clause_film)
     for name in ("steps", "pool_clips", "batch", "threads", "refresh", "refresh_from", "decoder_steps",
-                 "latent_channels", "ae_steps", "ae_edge_weight", "ae_width", "ae_patchify"):
+                 "latent_channels", "ae_steps", "ae_edge_weight"):
         if getattr(args, name):
             setattr(cfg, name, getattr(args, name))
     for pair in args.draw_weight:

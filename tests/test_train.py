@@ -238,12 +238,11 @@ def test_a_run_stopped_at_step_0_is_its_new_autoencoder_and_trains_on_from_it(tm
     def vae(out):
         return load_file(out / "vae" / "diffusion_pytorch_model.safetensors")
 
-    cfg = replace(toy_config(steps=2), latent_channels=12, ae_edge_weight=1.0, ae_patchify=True, ae_width=16)
+    cfg = replace(toy_config(steps=2), latent_channels=12, ae_edge_weight=1.0)
     train(cfg, tmp_path / "run", tmp_path / "ae", stop_at_step=0)
     assert json.loads((tmp_path / "ae" / "training.json").read_text())["step"] == 0
     pipe = SoraTinyPipeline.from_pretrained(tmp_path / "ae")
     assert pipe.vae.config.latent_channels == pipe.unet.config.latent_channels == 12
-    assert pipe.vae.config.patchify and isinstance(pipe.vae.encoder[0], torch.nn.PixelUnshuffle)
     assert torch.load(tmp_path / "run" / "pool_latents.pt")["latents"].shape[1] == 12
     train(replace(cfg, ae_edge_weight=0.0), tmp_path / "plain", tmp_path / "plain-ae", stop_at_step=0)
     edged, plain = vae(tmp_path / "ae"), vae(tmp_path / "plain-ae")
@@ -284,18 +283,16 @@ def test_the_command_line_sets_the_recipe_of_the_shipped_weights():
                             "--carry-condition", "--clause-attention", "--restarts", "28000,31100",
                             "--steps", "33100", "--batch", "64", "--threads", "16", "--device", "cuda",
                             "--refresh", "16", "--refresh-from", "31100", "--clause-film", "--latent-channels", "16",
-                            "--ae-steps", "6000", "--ae-edge-weight", "0.5", "--ae-patchify", "--ae-width", "128"])
+                            "--ae-steps", "6000", "--ae-edge-weight", "0.5"])
     assert (cfg.pool_clips, cfg.batch, cfg.threads, cfg.steps) == (12000, 64, 16, 33100)
     assert (cfg.refresh, cfg.refresh_from) == (16, 31100) and cfg.clause_film
-    assert (cfg.latent_channels, cfg.ae_steps, cfg.ae_edge_weight, cfg.ae_width) == (16, 6000, 0.5, 128)
-    assert cfg.ae_patchify
+    assert (cfg.latent_channels, cfg.ae_steps, cfg.ae_edge_weight) == (16, 6000, 0.5)
     assert cfg.draw_weights == {"sequence": 3.0} and cfg.restarts == (28000, 31100)
     assert cfg.temporal_attention and cfg.carry_condition and cfg.clause_attention and args.device == "cuda"
     defaults = parse_args([])[1]
     assert (defaults.batch, defaults.threads, defaults.steps) == (8, 2, 14000)  # the CPU recipe, unchanged
     assert (defaults.refresh, defaults.clause_film) == (0, False)
     assert (defaults.latent_channels, defaults.ae_steps, defaults.ae_edge_weight) == (8, 3000, 0.0)
-    assert (defaults.ae_width, defaults.ae_patchify) == (64, False)  # the shipped chain's autoencoder
     with pytest.raises(SystemExit):
         parse_args(["--draw-weight", "sequence"])
 

@@ -57,26 +57,11 @@ class TinyFrameAutoencoder(ModelMixin, ConfigMixin):
     @register_to_config
     def __init__(self, latent_channels: int = 8, width: int = 64, scaling_factor: float = 1.0,
                  shift_factor: float = 0.0, latent_rgb_factors: list[list[float]] | None = None,
-                 latent_rgb_bias: list[float] | None = None, patchify: bool = False):
+                 latent_rgb_bias: list[float] | None = None):
         # latent_rgb_*: a least-squares linear map from latents to 16x16 RGB in [-1, 1], fitted
         # after training; it makes a live preview cost almost nothing (as ComfyUI and FramePack do).
-        # patchify: each 4x4 pixel patch goes in and comes out whole (pixel unshuffle and shuffle, as
-        # LTX-Video's VAE patchifies), so nothing is downsampled away before the latent and no
-        # upsampling blurs across a patch's edges; the convolutional layout (False) downsamples by
-        # strided convolutions, and it drops realistic texture and blurs outlines (docs/TRAINING.md).
         super().__init__()
         w = width
-        if patchify:
-            patch = 3 * 4 * 4
-            self.encoder = nn.Sequential(
-                nn.PixelUnshuffle(4), nn.Conv2d(patch, w, 3, padding=1), ResBlock2d(w), ResBlock2d(w),
-                nn.GroupNorm(8, w), nn.SiLU(), nn.Conv2d(w, latent_channels, 1),
-            )
-            self.decoder = nn.Sequential(
-                nn.Conv2d(latent_channels, w, 3, padding=1), ResBlock2d(w), ResBlock2d(w),
-                nn.GroupNorm(8, w), nn.SiLU(), nn.Conv2d(w, patch, 3, padding=1), nn.PixelShuffle(4),
-            )
-            return
         self.encoder = nn.Sequential(
             nn.Conv2d(3, w // 2, 3, padding=1), nn.SiLU(),
             nn.Conv2d(w // 2, w, 4, stride=2, padding=1), nn.SiLU(),  # 32x32
