@@ -69,9 +69,15 @@ def open_engine(library: Path, weights: Path | None) -> Engine:
     return engine
 
 
-def through_autoencoder(pipe, frames: np.ndarray) -> np.ndarray:
-    """The frames encoded and decoded: what the model could show at best, making perfect latents."""
-    return video.to_uint8(pipe.decode_latents(pipe.encode_frames(frames / 255))[0])
+def score_truth(pipe, scene, real: np.ndarray, truth: dict, autoencoded: dict) -> np.ndarray:
+    """Scores the scene's render into `truth`, and the render encoded and decoded by the pipeline's
+    autoencoder (what the model could show at best, making perfect latents) into `autoencoded`;
+    returns the latter's frames."""
+    through = video.to_uint8(pipe.decode_latents(pipe.encode_frames(real / 255))[0])
+    for scores, frames in ((truth, real), (autoencoded, through)):
+        for name, value in score(frames, scene).items():
+            scores[name].append(value)
+    return through
 
 
 def quality(args: argparse.Namespace) -> None:
@@ -84,10 +90,7 @@ def quality(args: argparse.Namespace) -> None:
         pipe = engine.backend("sora-tiny").pipeline(extend=False)
         for i, scene in enumerate(held_out):
             real = render(scene, seed=i)
-            for name, value in score(real, scene).items():
-                truth[name].append(value)
-            for name, value in score(through_autoencoder(pipe, real), scene).items():
-                autoencoded[name].append(value)
+            score_truth(pipe, scene, real, truth, autoencoded)
             done = engine.start(parse_request(prompt=scene.caption, seed=i, steps=args.steps,
                                               guidance=args.guidance)).result()
             assert isinstance(done, Done), done
@@ -159,12 +162,7 @@ def autoencoder(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         pipe = open_engine(Path(tmp), args.weights).backend("sora-tiny").pipeline(extend=False)
         for i, scene in enumerate(evaluation_scenes(args.seed, args.prompts, 0)[0]):
-            real = render(scene, seed=i)
-            through = through_autoencoder(pipe, real)
-            for name, value in score(real, scene).items():
-                truth[name].append(value)
-            for name, value in score(through, scene).items():
-                autoencoded[name].append(value)
+            through = score_truth(pipe, scene, render(scene, seed=i), truth, autoencoded)
             styles[scene.style].append(style_of(through, scene))
     lines = ["| metric | held-out prompts | ground truth through the autoencoder | ground truth |", "|---|---|---|---|"]
     lines += [f"| {name} | {len(truth[name])} | {np.mean(autoencoded[name]):.0%} | {np.mean(truth[name]):.0%} |"

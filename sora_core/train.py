@@ -492,12 +492,9 @@ def train(cfg: TrainConfig, run: Path, out: Path, resume_from: Path | None = Non
 
     if tuned or not ckpt_path.exists():
         checkpoint()  # a new run saves where it starts (the autoencoder, before the long stage)
-    if stop_at_step == step:  # e.g. 0: the autoencoder alone, to judge it (bench autoencoder)
-        log(f"stopping: step {step}")
-        pool.close()
-        return
     running, tick = 0.0, time.time()
-    while step < cfg.steps:
+    # --stop-at-step 0 ends here: the autoencoder alone, exported to be judged (bench autoencoder)
+    while step < cfg.steps and step != stop_at_step:
         for group in opt.param_groups:
             group["lr"] = lr_at(step, cfg) * group.get("lr_scale", 1)
         pool.advance(step)
