@@ -9,8 +9,8 @@ Three stages, all seeded, all resumable from `--run`:
 3. train the text encoder and video U-Net by flow matching on those latents, with random clean
    prefixes (image-to-video and extension) and caption dropout (classifier-free guidance);
    with `--refresh`, new clips replace the oldest in the pool as it trains (GPU runs).
-`--tune-decoder N` trains the autoencoder's decoder alone on, once, with an edge term in its loss;
-the encoder, and so the latents of stage 3, stay as they are.
+`--tune-decoder N` trains the autoencoder's decoder alone on, to N steps in all, with an edge term
+(and `--texture-weight`'s) in its loss; the encoder, and so the latents of stage 3, stay as they are.
 The U-Net and text encoder are exported with their EMA weights to `--out` at every checkpoint.
 A checkpoint is small (~35 MB); `--resume-from` takes one from elsewhere (e.g. a committed one).
 """
@@ -53,6 +53,7 @@ class TrainConfig:
     # The first stage's weight on the L1 of pixel differences (`reconstruction_loss`); the shipped
     # chain's autoencoder had none, and its encoder drops realistic texture and pixel-art blocks.
     ae_edge_weight: float = 0.0
+    ae_texture_weight: float = 0.0  # and on each 4x4 block's spread (the shipped chain's: none)
     ae_stats_frames: int = 2048  # frames that set the latent scale and the preview's RGB map
     # The decoder alone, trained on with a loss on the frames' gradients too (`tune_decoder`): the first
     # stage's decoder blurs what makes a style, and true clips through it were seen in their style
@@ -61,6 +62,10 @@ class TrainConfig:
     decoder_clips: int = 1500
     decoder_lr: float = 3e-4
     edge_weight: float = 1.0
+    # The tune's weight on each 4x4 block's spread (`reconstruction_loss`): without it the decoder
+    # paints realistic texture as a smooth average and pixel-art blocks blurred.
+    texture_weight: float = 0.0
+    decoder_jitter: float = 0.0  # noise on the tune's latents (`fit_frames`), as the model's are imperfect
     steps: int = 14000
     batch: int = 8
     lr: float = 3e-4
@@ -174,26 +179,46 @@ def to_pixels(frames: np.ndarray) -> torch.Tensor:
 # 2. The autoencoder ------------------------------------------------------------------------
 
 
-def reconstruction_loss(recon: torch.Tensor, x: torch.Tensor, edge_weight: float = 0.0) -> torch.Tensor:
+def block_spread(x: torch.Tensor, size: int = 4) -> torch.Tensor:
+    """(N, C, H, W) -> (N, C, H / size, W / size): each block's standard deviation, channel by channel."""
+    n, c, h, w = x.shape
+    return x.reshape(n, c, h // size, size, w // size, size).std(dim=(3, 5))
+
+
+def reconstruction_loss(recon: torch.Tensor, x: torch.Tensor, edge_weight: float = 0.0,
+                        texture_weight: float = 0.0) -> torch.Tensor:
     """L1 + MSE, plus L1 on the vertical and horizontal pixel differences: edges, outlines and pixel
-    blocks, which L1 + MSE alone lets the decoder blur."""
+    blocks, which L1 + MSE alone lets the decoder blur; plus L1 on each 4x4 block's spread. A decoder
+    cannot know where each grain of a random texture was, so on pixels alone its best guess is the
+    smooth average; the spread asks for as much texture as there was, wherever the grains fall (as
+    texture losses compare statistics, not pixels), and for flat blocks where the truth is flat."""
     loss = F.l1_loss(recon, x) + F.mse_loss(recon, x)
     if edge_weight:
         for dim in (-2, -1):
             loss = loss + edge_weight * F.l1_loss(recon.diff(dim=dim), x.diff(dim=dim))
+    if texture_weight:
+        loss = loss + texture_weight * F.l1_loss(block_spread(recon), block_spread(x))
     return loss
 
 
 def fit_frames(ae: TinyFrameAutoencoder, flat: np.ndarray, steps: int, lr: float, cfg: TrainConfig,
-               gen: np.random.Generator, edge_weight: float = 0.0, name: str = "ae") -> None:
+               gen: np.random.Generator, edge_weight: float = 0.0, texture_weight: float = 0.0,
+               jitter: float = 0.0, name: str = "ae") -> None:
     """The autoencoder's training loop: batches of `cfg.ae_batch` frames, AdamW with cosine decay, on
-    the parameters that require grad (all of them in the first stage, the decoder's when tuning)."""
+    the parameters that require grad (all of them in the first stage, the decoder's when tuning).
+    `jitter` adds Gaussian noise to each frame's latents, of a standard deviation drawn from 0 to it
+    (in the normalised latents' units), so that a tuned decoder meets latents as imperfect as the
+    video model's, not only the encoder's."""
     opt = torch.optim.AdamW([p for p in ae.parameters() if p.requires_grad], lr=lr)
     for step in range(steps):
         for group in opt.param_groups:
             group["lr"] = lr * 0.5 * (1 + math.cos(math.pi * step / steps))
         x = to_pixels(flat[gen.integers(0, len(flat), cfg.ae_batch)])
-        loss = reconstruction_loss(ae.decoder(ae.encoder(x)), x, edge_weight)
+        z = ae.encoder(x)
+        if jitter:
+            sigma = jitter * gen.random((len(z), 1, 1, 1)) / ae.config.scaling_factor
+            z = z + torch.from_numpy(sigma * gen.standard_normal(z.shape)).float()
+        loss = reconstruction_loss(ae.decoder(z), x, edge_weight, texture_weight)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -206,18 +231,20 @@ def train_autoencoder(cfg: TrainConfig, frames: np.ndarray) -> TinyFrameAutoenco
     ae = TinyFrameAutoencoder(latent_channels=cfg.latent_channels)
     flat = frames.reshape(-1, 64, 64, 3)
     gen = np.random.default_rng(cfg.seed)
-    fit_frames(ae, flat, cfg.ae_steps, cfg.ae_lr, cfg, gen, cfg.ae_edge_weight)
+    fit_frames(ae, flat, cfg.ae_steps, cfg.ae_lr, cfg, gen, cfg.ae_edge_weight, cfg.ae_texture_weight)
     return fit_latent_stats(ae, flat[gen.integers(0, len(flat), cfg.ae_stats_frames)])
 
 
-def tune_decoder(cfg: TrainConfig, ae: TinyFrameAutoencoder) -> None:
-    """Trains the decoder alone on the pool's first `decoder_clips` clips, for `decoder_steps`, with the
-    edge term in its loss. The encoder stays as it is, and so do the latents the video model learns on
-    and the preview's RGB map: a decoder tuned at any step of a run fits the video model as it is."""
+def tune_decoder(cfg: TrainConfig, ae: TinyFrameAutoencoder, done: int) -> None:
+    """Trains the decoder alone on the pool's first `decoder_clips` clips, from `done` steps (of earlier
+    tunes) to `decoder_steps`, with the edge and texture terms in its loss. The encoder stays as it is,
+    and so do the latents the video model learns on and the preview's RGB map: a decoder tuned at any
+    step of a run fits the video model as it is."""
     frames, _ = render_pool(replace(cfg, pool_clips=cfg.decoder_clips), processes=cfg.threads)
     ae.requires_grad_(False).decoder.requires_grad_(True)
-    fit_frames(ae, frames.reshape(-1, 64, 64, 3), cfg.decoder_steps, cfg.decoder_lr, cfg,
-               np.random.default_rng(cfg.seed + 1), cfg.edge_weight, name="decoder")
+    fit_frames(ae, frames.reshape(-1, 64, 64, 3), cfg.decoder_steps - done, cfg.decoder_lr, cfg,
+               np.random.default_rng(cfg.seed + 1 + done), cfg.edge_weight, cfg.texture_weight, cfg.decoder_jitter,
+               name="decoder")
     ae.decoder.requires_grad_(False)
 
 
@@ -440,8 +467,8 @@ def train(cfg: TrainConfig, run: Path, out: Path, resume_from: Path | None = Non
     decoder_steps = state.get("decoder_steps", 0) if state else 0
     tuned = cfg.decoder_steps > decoder_steps
     if tuned:
-        log(f"tuning the decoder, {cfg.decoder_steps} steps")
-        tune_decoder(cfg, ae)
+        log(f"tuning the decoder, steps {decoder_steps} to {cfg.decoder_steps}")
+        tune_decoder(cfg, ae, decoder_steps)
         decoder_steps = cfg.decoder_steps
     # what the export records: the autoencoder as it is
     cfg = replace(cfg, decoder_steps=decoder_steps, latent_channels=ae.config.latent_channels)
@@ -544,8 +571,11 @@ def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, Train
     parser.add_argument("--latent-channels", type=int, help="the autoencoder's latent channels (a new run)")
     parser.add_argument("--ae-steps", type=int, help="the autoencoder's training steps (a new run)")
     parser.add_argument("--ae-edge-weight", type=float, help="its loss's weight on pixel differences (a new run)")
+    parser.add_argument("--ae-texture-weight", type=float, help="its loss's weight on 4x4 blocks' spread (a new run)")
     parser.add_argument("--tune-decoder", type=int, metavar="STEPS", dest="decoder_steps",
-                        help="train the decoder alone on for this many steps, once (sharper styles)")
+                        help="train the decoder alone on, to this many steps in all (sharper styles)")
+    parser.add_argument("--texture-weight", type=float, help="the tune's loss's weight on each 4x4 block's spread")
+    parser.add_argument("--decoder-jitter", type=float, help="the most noise on the tune's latents, e.g. 0.5")
     parser.add_argument("--stop-after-minutes", type=float, help="checkpoint and stop after this long")
     parser.add_argument("--stop-at-step", type=int, help="checkpoint and stop at this step")
     parser.add_argument("--device", default="cpu", help="where the diffusion model trains, e.g. cuda")
@@ -555,7 +585,8 @@ def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, Train
     cfg = TrainConfig(temporal_attention=args.temporal_attention, carry_condition=args.carry_condition,
                       clause_attention=args.clause_attention, clause_film=args.clause_film)
     for name in ("steps", "pool_clips", "batch", "threads", "refresh", "refresh_from", "decoder_steps",
-                 "latent_channels", "ae_steps", "ae_edge_weight"):
+                 "texture_weight", "decoder_jitter", "latent_channels", "ae_steps", "ae_edge_weight",
+                 "ae_texture_weight"):
         if getattr(args, name):
             setattr(cfg, name, getattr(args, name))
     for pair in args.draw_weight:

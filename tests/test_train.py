@@ -29,10 +29,12 @@ from sora_core.train import (
     clip_weights,
     draw_clips,
     encode_pool,
+    fit_frames,
     load_grown,
     lr_at,
     parse_args,
     pool_scenes,
+    reconstruction_loss,
     render_pool,
     train,
 )
@@ -232,6 +234,36 @@ def test_tuning_the_decoder_keeps_the_encoder_and_the_video_model(uninterrupted,
     train(replace(cfg, steps=8, decoder_steps=0), tmp_path / "run", tmp_path / "on")  # without the option
     assert json.loads((tmp_path / "on" / "training.json").read_text())["config"]["decoder_steps"] == 3
     assert not all(torch.equal(weights(tmp_path / "on", "unet")[k], unet[k]) for k in unet)
+    # a second tune goes on from the first, with the texture term, to 5 steps in all
+    train(replace(cfg, steps=8, decoder_steps=5, texture_weight=5.0, decoder_jitter=0.5), tmp_path / "run",
+          tmp_path / "more")
+    assert json.loads((tmp_path / "more" / "training.json").read_text())["config"]["decoder_steps"] == 5
+    more, on = weights(tmp_path / "more", "vae"), weights(tmp_path / "on", "vae")
+    assert not all(torch.equal(more[k], on[k]) for k in on if k.startswith("decoder."))
+    assert all(torch.equal(more[k], on[k]) for k in on if k.startswith("encoder."))
+
+
+def test_the_texture_term_asks_for_as_much_texture_wherever_the_grains_fall():
+    gen = torch.Generator().manual_seed(0)
+    truth = 0.1 * torch.randn(2, 3, 64, 64, generator=gen)  # a grainy texture
+    smooth, other_grains = torch.zeros_like(truth), 0.1 * torch.randn(2, 3, 64, 64, generator=gen)
+    # on pixels alone the smooth average wins; with the texture term, grains of the same spread do
+    assert reconstruction_loss(smooth, truth) < reconstruction_loss(other_grains, truth)
+    with_texture = [reconstruction_loss(guess, truth, texture_weight=5) for guess in (smooth, other_grains)]
+    assert with_texture[0] > with_texture[1]
+
+
+def test_the_decoder_can_be_tuned_on_jittered_latents():
+    frames = np.random.default_rng(0).integers(0, 256, (8, 64, 64, 3), dtype=np.uint8)
+    tuned = []
+    for jitter in (0.0, 0.5):
+        torch.manual_seed(0)
+        ae = TinyFrameAutoencoder(width=16)
+        ae.requires_grad_(False).decoder.requires_grad_(True)
+        fit_frames(ae, frames, 1, 1e-3, toy_config(steps=1), np.random.default_rng(0), jitter=jitter)
+        tuned.append(ae.decoder.state_dict())
+    # one step from the same weights on the same batch: only the noise on the latents differs
+    assert not all(torch.equal(tuned[0][k], tuned[1][k]) for k in tuned[0])
 
 
 def test_a_run_stopped_at_step_0_is_its_new_autoencoder_and_trains_on_from_it(tmp_path):
@@ -247,6 +279,9 @@ def test_a_run_stopped_at_step_0_is_its_new_autoencoder_and_trains_on_from_it(tm
     train(replace(cfg, ae_edge_weight=0.0), tmp_path / "plain", tmp_path / "plain-ae", stop_at_step=0)
     edged, plain = vae(tmp_path / "ae"), vae(tmp_path / "plain-ae")
     assert not all(torch.equal(edged[k], plain[k]) for k in plain)  # the edge term is in the first stage's loss
+    train(replace(cfg, ae_texture_weight=5.0), tmp_path / "textured", tmp_path / "textured-ae", stop_at_step=0)
+    textured = vae(tmp_path / "textured-ae")
+    assert not all(torch.equal(edged[k], textured[k]) for k in edged)  # and so is the texture term
     train(cfg, tmp_path / "run", tmp_path / "out")  # the video model, on the new latents
     assert json.loads((tmp_path / "out" / "training.json").read_text())["step"] == 2
     assert all(torch.equal(vae(tmp_path / "out")[k], edged[k]) for k in edged)
@@ -283,16 +318,20 @@ def test_the_command_line_sets_the_recipe_of_the_shipped_weights():
                             "--carry-condition", "--clause-attention", "--restarts", "28000,31100",
                             "--steps", "33100", "--batch", "64", "--threads", "16", "--device", "cuda",
                             "--refresh", "16", "--refresh-from", "31100", "--clause-film", "--latent-channels", "16",
-                            "--ae-steps", "6000", "--ae-edge-weight", "0.5"])
+                            "--ae-steps", "6000", "--ae-edge-weight", "0.5", "--tune-decoder", "3000",
+                            "--texture-weight", "5", "--ae-texture-weight", "2", "--decoder-jitter", "0.5"])
     assert (cfg.pool_clips, cfg.batch, cfg.threads, cfg.steps) == (12000, 64, 16, 33100)
     assert (cfg.refresh, cfg.refresh_from) == (16, 31100) and cfg.clause_film
     assert (cfg.latent_channels, cfg.ae_steps, cfg.ae_edge_weight) == (16, 6000, 0.5)
+    assert (cfg.decoder_steps, cfg.texture_weight, cfg.ae_texture_weight, cfg.decoder_jitter) == (3000, 5.0, 2.0, 0.5)
     assert cfg.draw_weights == {"sequence": 3.0} and cfg.restarts == (28000, 31100)
     assert cfg.temporal_attention and cfg.carry_condition and cfg.clause_attention and args.device == "cuda"
     defaults = parse_args([])[1]
     assert (defaults.batch, defaults.threads, defaults.steps) == (8, 2, 14000)  # the CPU recipe, unchanged
     assert (defaults.refresh, defaults.clause_film) == (0, False)
     assert (defaults.latent_channels, defaults.ae_steps, defaults.ae_edge_weight) == (8, 3000, 0.0)
+    assert (defaults.decoder_steps, defaults.texture_weight, defaults.ae_texture_weight) == (0, 0.0, 0.0)
+    assert defaults.decoder_jitter == 0.0
     with pytest.raises(SystemExit):
         parse_args(["--draw-weight", "sequence"])
 
