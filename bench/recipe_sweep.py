@@ -4,8 +4,9 @@ same number of steps, then scores each on held-out prompts and on motion carried
     python bench/recipe_sweep.py --device cuda --train-seconds 330 --out OUT [--recipes a,b]
 
 Every recipe shares the pool (the clips `python -m sora_core.train` renders, made here with every
-core) and the frame autoencoder of the committed checkpoint; a recipe starts from scratch (with the
-high-noise shift from the first step) or from that checkpoint. Each runs in a
+core) and the frame autoencoder of the committed checkpoint, or of `--autoencoder` (a new first
+stage: then only recipes from scratch can train on its latents); a recipe starts from scratch (with
+the high-noise shift from the first step) or from that checkpoint. Each runs in a
 process of its own; after 100 steps they all agree on one step count that ends the training inside
 --train-seconds. The scores call the pipeline directly (the same prompts and seeds as the first
 --prompts of `python -m sora_core.bench quality`, and its continuations), so no video encoder is
@@ -45,6 +46,9 @@ RECIPES = {
     "shipped": (True, None),
     "scratch": (False, {}),
     "scratch-ta-carry": (False, {"temporal_attention": True, "carry_condition": True}),
+    # the whole network of the shipped weights, from scratch at batch 64: for a new autoencoder
+    "scratch-full-batch64": (False, {"temporal_attention": True, "carry_condition": True, "clause_attention": True,
+                                     "clause_film": True, "draw_weights": {"sequence": 3.0}, "batch": 64}),
     "more": (True, {}),
     "more-sequences": (True, {"draw_weights": {"sequence": 3.0}}),  # the CPU recipe of steps 22,400-28,000
     # at batch 8 a GPU waits for Python: 8 times the batch costs little more per step (steps 28,000-31,100)
@@ -56,11 +60,11 @@ RECIPES = {
 
 
 @torch.no_grad()
-def make_pool(work: Path, device: str, cfg: TrainConfig) -> Path:
-    """Renders and encodes the training pool once, with the checkpoint's autoencoder."""
+def make_pool(work: Path, device: str, cfg: TrainConfig, autoencoder: Path) -> Path:
+    """Renders and encodes the training pool once, with the autoencoder of the checkpoint `autoencoder`."""
     path = work / "pool_latents.pt"
     frames, captions = render_pool(cfg, processes=os.cpu_count())
-    state = torch.load(CHECKPOINT, map_location="cpu", weights_only=False)
+    state = torch.load(autoencoder, map_location="cpu", weights_only=False)
     ae = TinyFrameAutoencoder(**state["ae_config"])
     ae.load_state_dict(state["ae"])
     ae.to(device).eval()
@@ -137,14 +141,18 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2, help="CPU threads per recipe")
     parser.add_argument("--pool-clips", type=int, default=12000,
                         help="the pool of steps 25,100-34,000; fewer for a smoke test")
+    parser.add_argument("--autoencoder", type=Path, default=CHECKPOINT,
+                        help="a checkpoint whose autoencoder makes the latents (a new one: recipes from scratch only)")
     parser.add_argument("--work", type=Path, default=Path("/tmp/recipe-sweep"))
     parser.add_argument("--out", type=Path, default=Path("runs/recipe-sweep"))
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
     args.out.mkdir(parents=True, exist_ok=True)
     names = args.recipes.split(",")
+    if args.autoencoder.resolve() != CHECKPOINT and any(RECIPES[n][0] and RECIPES[n][1] is not None for n in names):
+        parser.error(f"recipes from the checkpoint train on its autoencoder's latents, not {args.autoencoder}'s")
     started = time.time()
-    make_pool(args.work, args.device, TrainConfig(pool_clips=args.pool_clips))
+    make_pool(args.work, args.device, TrainConfig(pool_clips=args.pool_clips), args.autoencoder)
     print(f"pool ready in {time.time() - started:.0f} s", flush=True)
 
     begun = time.time()

@@ -73,7 +73,7 @@ def score_truth(pipe, scene, real: np.ndarray, truth: dict, autoencoded: dict) -
     """Scores the scene's render into `truth`, and the render encoded and decoded by the pipeline's
     autoencoder (what the model could show at best, making perfect latents) into `autoencoded`;
     returns the latter's frames."""
-    through = video.to_uint8(pipe.decode_latents(pipe.encode_frames(real / 255))[0])
+    through = video.to_uint8(pipe.decode_latents(pipe.encode_frames(real / 255), scene.caption)[0])
     for scores, frames in ((truth, real), (autoencoded, through)):
         for name, value in score(frames, scene).items():
             scores[name].append(value)

@@ -10,7 +10,8 @@ Three stages, all seeded, all resumable from `--run`:
    prefixes (image-to-video and extension) and caption dropout (classifier-free guidance);
    with `--refresh`, new clips replace the oldest in the pool as it trains (GPU runs).
 `--tune-decoder N` trains the autoencoder's decoder alone on, to N steps in all, with an edge term
-(and `--texture-weight`'s) in its loss; the encoder, and so the latents of stage 3, stay as they are.
+(and `--texture-weight`'s) in its loss; the encoder, and so the latents of stage 3, stay as they are;
+`--decoder-text` has it hear the prompt through the trained text encoder (tune after stage 3).
 The U-Net and text encoder are exported with their EMA weights to `--out` at every checkpoint.
 A checkpoint is small (~35 MB); `--resume-from` takes one from elsewhere (e.g. a committed one).
 """
@@ -66,6 +67,9 @@ class TrainConfig:
     # paints realistic texture as a smooth average and pixel-art blocks blurred.
     texture_weight: float = 0.0
     decoder_jitter: float = 0.0  # noise on the tune's latents (`fit_frames`), as the model's are imperfect
+    # The tuned decoder hears the prompt (TinyFrameAutoencoder's text_dim), from the trained text
+    # encoder: the video model's latents do not carry what tells realistic from plain (docs/TRAINING.md).
+    decoder_text: bool = False
     steps: int = 14000
     batch: int = 8
     lr: float = 3e-4
@@ -203,22 +207,25 @@ def reconstruction_loss(recon: torch.Tensor, x: torch.Tensor, edge_weight: float
 
 def fit_frames(ae: TinyFrameAutoencoder, flat: np.ndarray, steps: int, lr: float, cfg: TrainConfig,
                gen: np.random.Generator, edge_weight: float = 0.0, texture_weight: float = 0.0,
-               jitter: float = 0.0, name: str = "ae") -> None:
+               jitter: float = 0.0, name: str = "ae", texts: torch.Tensor | None = None) -> None:
     """The autoencoder's training loop: batches of `cfg.ae_batch` frames, AdamW with cosine decay, on
     the parameters that require grad (all of them in the first stage, the decoder's when tuning).
     `jitter` adds Gaussian noise to each frame's latents, of a standard deviation drawn from 0 to it
     (in the normalised latents' units), so that a tuned decoder meets latents as imperfect as the
-    video model's, not only the encoder's."""
+    video model's, not only the encoder's. `texts` (one pooled prompt per frame of `flat`) is what a
+    decoder that hears text hears."""
     opt = torch.optim.AdamW([p for p in ae.parameters() if p.requires_grad], lr=lr)
     for step in range(steps):
         for group in opt.param_groups:
             group["lr"] = lr * 0.5 * (1 + math.cos(math.pi * step / steps))
-        x = to_pixels(flat[gen.integers(0, len(flat), cfg.ae_batch)])
+        idx = gen.integers(0, len(flat), cfg.ae_batch)
+        x = to_pixels(flat[idx])
         z = ae.encoder(x)
         if jitter:
             sigma = jitter * gen.random((len(z), 1, 1, 1)) / ae.config.scaling_factor
             z = z + torch.from_numpy(sigma * gen.standard_normal(z.shape)).float()
-        loss = reconstruction_loss(ae.decoder(z), x, edge_weight, texture_weight)
+        text = None if texts is None else texts[idx]
+        loss = reconstruction_loss(ae.run_decoder(z, text), x, edge_weight, texture_weight)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -235,17 +242,34 @@ def train_autoencoder(cfg: TrainConfig, frames: np.ndarray) -> TinyFrameAutoenco
     return fit_latent_stats(ae, flat[gen.integers(0, len(flat), cfg.ae_stats_frames)])
 
 
-def tune_decoder(cfg: TrainConfig, ae: TinyFrameAutoencoder, done: int) -> None:
+def tune_decoder(cfg: TrainConfig, ae: TinyFrameAutoencoder, done: int, text_encoder: TinyTextEncoder,
+                 tokenizer) -> TinyFrameAutoencoder:
     """Trains the decoder alone on the pool's first `decoder_clips` clips, from `done` steps (of earlier
     tunes) to `decoder_steps`, with the edge and texture terms in its loss. The encoder stays as it is,
     and so do the latents the video model learns on and the preview's RGB map: a decoder tuned at any
-    step of a run fits the video model as it is."""
-    frames, _ = render_pool(replace(cfg, pool_clips=cfg.decoder_clips), processes=cfg.threads)
+    step of a run fits the video model as it is. With `decoder_text`, the decoder grows the ears to
+    hear each clip's caption (through `text_encoder`, as it is now; a tenth of them dropped, as the
+    video model trains) and learns to use them; returns the autoencoder, grown or not."""
+    frames, captions = render_pool(replace(cfg, pool_clips=cfg.decoder_clips), processes=cfg.threads)
+    gen = np.random.default_rng(cfg.seed + 1 + done)
+    texts = None
+    if cfg.decoder_text and not ae.config.text_dim:
+        grown = TinyFrameAutoencoder(**{**dict(ae.config), "text_dim": text_encoder.config.width})
+        missing = grown.load_state_dict(ae.state_dict(), strict=False).missing_keys
+        assert all(k.startswith("decoder_text.") for k in missing), missing
+        ae = grown
+    if ae.config.text_dim:
+        prompts = ["" if gen.random() < cfg.caption_dropout else caption for caption in captions]
+        with torch.no_grad():
+            pooled = torch.cat([encode_text(tokenizer, text_encoder, prompts[i:i + 256])[2].cpu()
+                                for i in range(0, len(prompts), 256)])
+        texts = pooled.repeat_interleave(frames.shape[1], dim=0)  # one per frame of the flat frames
     ae.requires_grad_(False).decoder.requires_grad_(True)
-    fit_frames(ae, frames.reshape(-1, 64, 64, 3), cfg.decoder_steps - done, cfg.decoder_lr, cfg,
-               np.random.default_rng(cfg.seed + 1 + done), cfg.edge_weight, cfg.texture_weight, cfg.decoder_jitter,
-               name="decoder")
-    ae.decoder.requires_grad_(False)
+    if ae.config.text_dim:
+        ae.decoder_text.requires_grad_(True)
+    fit_frames(ae, frames.reshape(-1, 64, 64, 3), cfg.decoder_steps - done, cfg.decoder_lr, cfg, gen,
+               cfg.edge_weight, cfg.texture_weight, cfg.decoder_jitter, name="decoder", texts=texts)
+    return ae.eval().requires_grad_(False)
 
 
 @torch.no_grad()
@@ -444,6 +468,9 @@ def train(cfg: TrainConfig, run: Path, out: Path, resume_from: Path | None = Non
     state = torch.load(resume, weights_only=False, map_location="cpu") if resume else None
     if state is None and init_from:
         state = state_of_export(init_from, cfg)
+    if cfg.decoder_text and not (state and "unet" in state):
+        raise ValueError("a decoder that hears text needs a trained text encoder: resume from a checkpoint "
+                         "of the video model (--resume-from or --init-from)")
 
     # stages 1-2: the pool's latents are cached; the autoencoder travels in the checkpoint
     latents_path = run / "pool_latents.pt"
@@ -464,14 +491,6 @@ def train(cfg: TrainConfig, run: Path, out: Path, resume_from: Path | None = Non
     ae.eval().requires_grad_(False)
     if len(captions) != cfg.pool_clips:
         raise ValueError(f"{latents_path} holds {len(captions)} clips, the config asks for {cfg.pool_clips}")
-    decoder_steps = state.get("decoder_steps", 0) if state else 0
-    tuned = cfg.decoder_steps > decoder_steps
-    if tuned:
-        log(f"tuning the decoder, steps {decoder_steps} to {cfg.decoder_steps}")
-        tune_decoder(cfg, ae, decoder_steps)
-        decoder_steps = cfg.decoder_steps
-    # what the export records: the autoencoder as it is
-    cfg = replace(cfg, decoder_steps=decoder_steps, latent_channels=ae.config.latent_channels)
 
     # stage 3
     torch.manual_seed(cfg.seed)
@@ -494,6 +513,14 @@ def train(cfg: TrainConfig, run: Path, out: Path, resume_from: Path | None = Non
         gen.set_state(state["gen"])
         step = state["step"]
         log(f"resumed at step {step}" + (f", new modules: {new}" if new else ""))
+    decoder_steps = state.get("decoder_steps", 0) if state else 0
+    tuned = cfg.decoder_steps > decoder_steps
+    if tuned:
+        log(f"tuning the decoder, steps {decoder_steps} to {cfg.decoder_steps}")
+        ae = tune_decoder(cfg, ae, decoder_steps, ema_text, tokenizer)
+        decoder_steps = cfg.decoder_steps
+    # what the export records: the autoencoder as it is
+    cfg = replace(cfg, decoder_steps=decoder_steps, latent_channels=ae.config.latent_channels)
     pool = LatentPool(cfg, latents, captions, ae, step, device)
     for model in (text_encoder, unet, ema_text, ema_unet):
         model.to(device)
@@ -576,6 +603,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, Train
                         help="train the decoder alone on, to this many steps in all (sharper styles)")
     parser.add_argument("--texture-weight", type=float, help="the tune's loss's weight on each 4x4 block's spread")
     parser.add_argument("--decoder-jitter", type=float, help="the most noise on the tune's latents, e.g. 0.5")
+    parser.add_argument("--decoder-text", action="store_true", help="the tuned decoder hears the prompt")
     parser.add_argument("--stop-after-minutes", type=float, help="checkpoint and stop after this long")
     parser.add_argument("--stop-at-step", type=int, help="checkpoint and stop at this step")
     parser.add_argument("--device", default="cpu", help="where the diffusion model trains, e.g. cuda")
@@ -586,7 +614,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, Train
                       clause_attention=args.clause_attention, clause_film=args.clause_film)
     for name in ("steps", "pool_clips", "batch", "threads", "refresh", "refresh_from", "decoder_steps",
                  "texture_weight", "decoder_jitter", "latent_channels", "ae_steps", "ae_edge_weight",
-                 "ae_texture_weight"):
+                 "ae_texture_weight", "decoder_text"):
         if getattr(args, name):
             setattr(cfg, name, getattr(args, name))
     for pair in args.draw_weight:

@@ -398,3 +398,36 @@ def test_a_refreshing_run_resumes_to_the_same_weights(uninterrupted, tmp_path):
                for name in ("straight", "resumed", "kept")}
     assert all(torch.equal(weights["resumed"][k], weights["straight"][k]) for k in weights["straight"])
     assert not all(torch.equal(weights["kept"][k], weights["straight"][k]) for k in weights["straight"])
+
+
+def test_a_decoder_that_hears_text_decodes_as_before_until_it_learns_then_by_the_prompt():
+    torch.manual_seed(0)
+    plain, hearing = TinyFrameAutoencoder(width=16), TinyFrameAutoencoder(width=16, text_dim=8)
+    hearing.load_state_dict(plain.state_dict(), strict=False)  # its FiLM starts at zero
+    latents, texts = torch.randn(2, 8, 16, 16), torch.randn(2, 8)
+    assert torch.allclose(hearing.decode(latents, texts), plain.decode(latents))
+    with pytest.raises(ValueError, match="pass `text`"):
+        hearing.decode(latents)
+    torch.nn.init.normal_(hearing.decoder_text.weight)
+    one, other = hearing.decode(latents[:1].expand(2, -1, -1, -1), texts)
+    assert not torch.allclose(one, other)  # the same latents, two prompts: two frames
+
+
+def test_tuning_a_decoder_that_hears_text_grows_it_from_the_trained_text_encoder(uninterrupted, tmp_path):
+    cfg = replace(toy_config(steps=4), decoder_steps=3, decoder_clips=2, decoder_text=True, texture_weight=5.0)
+    train(cfg, tmp_path / "run", tmp_path / "out", resume_from=uninterrupted / "run" / "checkpoint.pt")
+    pipe = SoraTinyPipeline.from_pretrained(tmp_path / "out")
+    assert pipe.vae.config.text_dim == pipe.text_encoder.config.width
+    shipped = SoraTinyPipeline.from_pretrained(uninterrupted / "out")
+    pairs = zip(pipe.vae.encoder.parameters(), shipped.vae.encoder.parameters(), strict=True)
+    assert all(torch.equal(a, b) for a, b in pairs)
+    assert pipe.vae.decoder_text.weight.abs().sum() > 0  # it learned to use what it hears
+    latents = torch.randn(1, 8, 3, 16, 16)
+    assert not np.allclose(pipe.decode_latents(latents, "a red ball, realistic"), pipe.decode_latents(latents, ""))
+    frames = pipe("a red ball rolls to the right", num_frames=4, num_inference_steps=2).frames[0]
+    assert frames.shape == (4, 64, 64, 3)
+    # resumed, it trains on with the decoder it grew; a new run has no trained text encoder to hear
+    train(replace(cfg, steps=6), tmp_path / "run", tmp_path / "on")
+    assert SoraTinyPipeline.from_pretrained(tmp_path / "on").vae.config.text_dim == pipe.vae.config.text_dim
+    with pytest.raises(ValueError, match="trained text encoder"):
+        train(cfg, tmp_path / "new", tmp_path / "new-out")

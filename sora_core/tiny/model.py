@@ -57,9 +57,13 @@ class TinyFrameAutoencoder(ModelMixin, ConfigMixin):
     @register_to_config
     def __init__(self, latent_channels: int = 8, width: int = 64, scaling_factor: float = 1.0,
                  shift_factor: float = 0.0, latent_rgb_factors: list[list[float]] | None = None,
-                 latent_rgb_bias: list[float] | None = None):
+                 latent_rgb_bias: list[float] | None = None, text_dim: int = 0):
         # latent_rgb_*: a least-squares linear map from latents to 16x16 RGB in [-1, 1], fitted
         # after training; it makes a live preview cost almost nothing (as ComfyUI and FramePack do).
+        # text_dim > 0: the decoder hears the prompt (the text encoder's pooled vector) through FiLM
+        # after each residual block, as a cascade's later stages hear the text (Imagen Video): the
+        # video model's latents lose the faint signal that tells realistic from plain, the prompt
+        # still says it. It starts at zero, so it can be added to a trained decoder.
         super().__init__()
         w = width
         self.encoder = nn.Sequential(
@@ -74,13 +78,34 @@ class TinyFrameAutoencoder(ModelMixin, ConfigMixin):
             nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(w, w // 2, 3, padding=1), ResBlock2d(w // 2),
             nn.GroupNorm(8, w // 2), nn.SiLU(), nn.Conv2d(w // 2, 3, 3, padding=1),  # 64
         )
+        self._film_widths = [2 * m.conv2.out_channels for m in self.decoder if isinstance(m, ResBlock2d)]
+        if text_dim:
+            self.decoder_text = nn.Linear(text_dim, sum(self._film_widths))
+            nn.init.zeros_(self.decoder_text.weight)
+            nn.init.zeros_(self.decoder_text.bias)
 
     def encode(self, frames: torch.Tensor) -> torch.Tensor:
         """frames (N, 3, 64, 64) in [-1, 1] -> normalised latents (N, latent_channels, 16, 16)."""
         return (self.encoder(frames) - self.config.shift_factor) * self.config.scaling_factor
 
-    def decode(self, latents: torch.Tensor) -> torch.Tensor:
-        return self.decoder(latents / self.config.scaling_factor + self.config.shift_factor)
+    def decode(self, latents: torch.Tensor, text: torch.Tensor | None = None) -> torch.Tensor:
+        """normalised latents (N, C, 16, 16) -> frames (N, 3, 64, 64) in [-1, 1]; text (N, text_dim):
+        each frame's pooled prompt, needed when the decoder hears text."""
+        return self.run_decoder(latents / self.config.scaling_factor + self.config.shift_factor, text)
+
+    def run_decoder(self, h: torch.Tensor, text: torch.Tensor | None = None) -> torch.Tensor:
+        """The decoder on the encoder's own (unnormalised) latents, as training sees them."""
+        if not self.config.text_dim:
+            return self.decoder(h)
+        if text is None:
+            raise ValueError("this decoder hears the prompt: pass `text`, the pooled text of each frame")
+        films = iter(self.decoder_text(text).split(self._film_widths, dim=1))
+        for layer in self.decoder:
+            h = layer(h)
+            if isinstance(layer, ResBlock2d):
+                scale, shift = next(films)[:, :, None, None].chunk(2, dim=1)
+                h = h * (1 + scale) + shift
+        return h
 
 
 # ---------------------------------------------------------------------------------------------
