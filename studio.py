@@ -299,8 +299,8 @@ def help_text(engine: Engine) -> str:
              "The built-in model learned from a small procedural world, so it knows only its words. "
              "When a prompt uses others, the Notes box names them.",
              "", "What to expect: colours and backgrounds mostly come out right, and so do the sketch, "
-             "cinematic and animation styles; realistic and pixel art seldom do (its autoencoder loses their "
-             "texture and pixel blocks). A single motion comes out right about two times in three. It "
+             "cinematic, animation and realistic styles; pixel art comes out about half the time (its "
+             "autoencoder blurs pixel blocks). A single motion comes out right about two times in three. It "
              "follows two events in sequence (\"first ..., then ...\") a third to a half of the time, and "
              "it sometimes draws two things where one was asked. Scores on prompts it never saw: "
              "`docs/quality/quality.md`.",
