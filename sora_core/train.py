@@ -258,15 +258,14 @@ def tune_decoder(cfg: TrainConfig, ae: TinyFrameAutoencoder, done: int, text_enc
         missing = grown.load_state_dict(ae.state_dict(), strict=False).missing_keys
         assert all(k.startswith("decoder_text.") for k in missing), missing
         ae = grown
+    ae.requires_grad_(False).decoder.requires_grad_(True)
     if ae.config.text_dim:
+        ae.decoder_text.requires_grad_(True)
         prompts = ["" if gen.random() < cfg.caption_dropout else caption for caption in captions]
         with torch.no_grad():
             pooled = torch.cat([encode_text(tokenizer, text_encoder, prompts[i:i + 256])[2].cpu()
                                 for i in range(0, len(prompts), 256)])
         texts = pooled.repeat_interleave(frames.shape[1], dim=0)  # one per frame of the flat frames
-    ae.requires_grad_(False).decoder.requires_grad_(True)
-    if ae.config.text_dim:
-        ae.decoder_text.requires_grad_(True)
     fit_frames(ae, frames.reshape(-1, 64, 64, 3), cfg.decoder_steps - done, cfg.decoder_lr, cfg, gen,
                cfg.edge_weight, cfg.texture_weight, cfg.decoder_jitter, name="decoder", texts=texts)
     return ae.eval().requires_grad_(False)
