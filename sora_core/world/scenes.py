@@ -107,13 +107,13 @@ def _fall_and_bounce(n: int, y: float, floor: float) -> np.ndarray:
     return np.array(ys)
 
 
-def _thing(kind: str, colour: str, states: np.ndarray, walking: bool) -> Thing:
+def make_thing(kind: str, colour: str, states: np.ndarray, walking: bool) -> Thing:
     t = np.arange(len(states))
     walk = np.where(walking, t * 0.9, 0.0) if kind == "person" else np.zeros(len(states))
     return Thing(kind, colour, states[:, 0], states[:, 1], states[:, 2], states[:, 3], walk)
 
 
-def _start_state(motion: str, rng: random.Random) -> tuple[float, float, float, float]:
+def start_state(motion: str, rng: random.Random) -> tuple[float, float, float, float]:
     x = rng.uniform(22, 42)
     s = 1.0
     if motion == "left":
@@ -163,17 +163,17 @@ def _dress(core: str, background: str, style: str, rng: random.Random) -> str:
 
 
 def single(rng: random.Random, colour: str, kind: str, motion: str) -> tuple[list[Thing], str, dict]:
-    states = motion_track(motion, FRAMES, *_start_state(motion, rng))
-    thing = _thing(kind, colour, states, motion in ("left", "right"))
+    states = motion_track(motion, FRAMES, *start_state(motion, rng))
+    thing = make_thing(kind, colour, states, motion in ("left", "right"))
     core = rng.choice(vocab.MOTION_WORDS[motion]).format(s=_subject(colour, kind, rng))
     return [thing], core, {"colour": colour, "object": kind, "motion": motion}
 
 
 def sequence(rng: random.Random, colour: str, kind: str, first: str, then: str):
     half = FRAMES // 2
-    a = motion_track(first, half, *_start_state(first, rng))
+    a = motion_track(first, half, *start_state(first, rng))
     b = motion_track(then, FRAMES - half, *a[-1])
-    thing = _thing(kind, colour, np.concatenate([a, b]), False)
+    thing = make_thing(kind, colour, np.concatenate([a, b]), False)
     subject = _subject(colour, kind, rng)
     form = rng.choice(vocab.SEQUENCE_FORMS)
     first_phrase = rng.choice(vocab.MOTION_WORDS[first]).format(s="").strip()
@@ -192,7 +192,7 @@ def relation(rng: random.Random, a: tuple[str, str], b: tuple[str, str], rel: st
         by = min(by, 24.0)
     bx = min(max(bx, 12 - dx), 52 - dx)
     still = np.zeros((FRAMES, 4)) + [bx, by, 1.0, 0.0]
-    things = [_thing(a[1], a[0], still + [dx, dy, 0, 0], False), _thing(b[1], b[0], still, False)]
+    things = [make_thing(a[1], a[0], still + [dx, dy, 0, 0], False), make_thing(b[1], b[0], still, False)]
     core = rng.choice(vocab.RELATION_WORDS[rel]).format(
         a=_subject(*a, rng), b=_subject(*b, rng, article=rng.choice(["a", "the"])))
     return things, core, {"colour": a[0], "object": a[1], "relation": rel,
@@ -201,8 +201,8 @@ def relation(rng: random.Random, a: tuple[str, str], b: tuple[str, str], rel: st
 
 def count(rng: random.Random, colour: str, kind: str, n: int, motion: str):
     xs = {1: [32.0], 2: [22.0, 42.0], 3: [14.0, 32.0, 50.0]}[n]
-    _, y, s, a = _start_state(motion, rng)
-    things = [_thing(kind, colour, motion_track(motion, FRAMES, x, y, 0.8 * s, a), False) for x in xs]
+    _, y, s, a = start_state(motion, rng)
+    things = [make_thing(kind, colour, motion_track(motion, FRAMES, x, y, 0.8 * s, a), False) for x in xs]
     colour_word = rng.choice(vocab.COLOUR_WORDS[colour])
     noun = rng.choice(vocab.OBJECT_PLURALS[kind]) if n > 1 else rng.choice(vocab.OBJECT_WORDS[kind])
     number = rng.choice(vocab.COUNT_WORDS[n]) if n > 1 else ("one" if rng.random() < 0.5 else "a")
@@ -234,8 +234,8 @@ def interaction(rng: random.Random, a: tuple[str, str], b: tuple[str, str], what
         ax, bx = 64 - ax, 64 - bx
     ones = np.ones(FRAMES)
     things = [
-        _thing(a[1], a[0], np.stack([ax, y * ones, ones, 0 * ones], 1), True),
-        _thing(b[1], b[0], np.stack([bx, y * ones, ones, 0 * ones], 1), what != "push"),
+        make_thing(a[1], a[0], np.stack([ax, y * ones, ones, 0 * ones], 1), True),
+        make_thing(b[1], b[0], np.stack([bx, y * ones, ones, 0 * ones], 1), what != "push"),
     ]
     core = rng.choice(vocab.INTERACTION_WORDS[what]).format(
         a=_subject(*a, rng), b=_subject(*b, rng, article=rng.choice(["a", "the"])))
