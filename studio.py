@@ -300,7 +300,7 @@ def help_text(engine: Engine) -> str:
              "When a prompt uses others, the Notes box names them.",
              "", "What to expect: colours and backgrounds mostly come out right, and so do the sketch, "
              "cinematic, animation and realistic styles; pixel art comes out about half the time (its "
-             "autoencoder blurs pixel blocks). A single motion comes out right about two times in three. It "
+             "autoencoder blurs pixel blocks). A single motion comes out right about three times in four. It "
              "follows two events in sequence (\"first ..., then ...\") a third to a half of the time, and "
              "it sometimes draws two things where one was asked. Scores on prompts it never saw: "
              "`docs/quality/quality.md`.",
