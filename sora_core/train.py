@@ -514,6 +514,9 @@ def train(cfg: TrainConfig, run: Path, out: Path, resume_from: Path | None = Non
         log(f"resumed at step {step}" + (f", new modules: {new}" if new else ""))
     decoder_steps = state.get("decoder_steps", 0) if state else 0
     tuned = cfg.decoder_steps > decoder_steps
+    if tuned and cfg.decoder_text and step < cfg.steps:  # the tune comes first, on today's text encoder
+        raise ValueError(f"a decoder that hears text is tuned on the text encoder as it is, here step {step}: "
+                         f"train to --steps {cfg.steps} first, then run again with --tune-decoder")
     if tuned:
         log(f"tuning the decoder, steps {decoder_steps} to {cfg.decoder_steps}")
         ae = tune_decoder(cfg, ae, decoder_steps, ema_text, tokenizer)

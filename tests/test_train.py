@@ -431,3 +431,7 @@ def test_tuning_a_decoder_that_hears_text_grows_it_from_the_trained_text_encoder
     assert SoraTinyPipeline.from_pretrained(tmp_path / "on").vae.config.text_dim == pipe.vae.config.text_dim
     with pytest.raises(ValueError, match="trained text encoder"):
         train(cfg, tmp_path / "new", tmp_path / "new-out")
+    # tuned before more video steps, it would hear a text encoder that then moves on
+    with pytest.raises(ValueError, match="train to --steps 6 first"):
+        train(replace(cfg, steps=6), tmp_path / "early", tmp_path / "early-out",
+              resume_from=uninterrupted / "run" / "checkpoint.pt")
