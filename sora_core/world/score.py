@@ -67,6 +67,7 @@ def motion_features(frames: np.ndarray, mask: np.ndarray) -> np.ndarray:
     dx, dy = (track[:, 0] - track[0, 0]) / 10, (track[:, 1] - track[0, 1]) / 10
     area = np.log(np.maximum(track[:, 2], 1) / max(track[0, 2], 1)) / 0.5
     change = _turning(_crops(frames, track, size=24)) / 0.04
+    # once per frame, so that it weighs as much against the trajectory as the per-frame values
     return np.concatenate([dx, dy, area, np.full(len(frames), change)])
 
 
