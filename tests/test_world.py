@@ -9,7 +9,7 @@ import pytest
 from sora_core.world import render, sample_scene, single_motion_scenes, vocab
 from sora_core.world import scenes as world
 from sora_core.world.scenes import Scene, holds_held_out_triple
-from sora_core.world.score import background, carries_on, foreground, score, sequence_halves
+from sora_core.world.score import background, carries_on, foreground, motion_of, score, sequence_halves
 
 METRICS = ["colour", "object", "motion", "relation", "count", "temporal order", "interaction", "style"]
 
@@ -117,6 +117,19 @@ def test_motions_are_told_apart_in_every_style():
                 frames, bg = render(scene, seed=i + 1), background(scene)
                 answers.append(all(sequence_halves(frames, foreground(frames, bg), scene, bg)))
     assert len(answers) == 96 and np.mean(answers) >= 0.98, answers
+
+
+def test_a_thing_that_does_not_turn_is_not_seen_spinning():
+    # "still" is an answer too: a thing that stays put is not the nearest motion, a spin
+    # (a sketched ball is left out: its hatching is fixed to the screen and it has no mark to turn)
+    for style in vocab.STYLES:
+        for kind in ("cube", "triangle", "star", "person"):
+            scene = _scene("single", style, "grass", world.single, "red", kind, "spin")
+            thing = scene.things[0]
+            unturned = replace(scene, things=[replace(thing, angle=np.zeros_like(thing.angle))])
+            for clip, spins in ((scene, True), (unturned, False)):
+                frames, bg = render(clip, seed=2), background(scene)
+                assert (motion_of(frames, foreground(frames, bg), scene, bg) == "spin") == spins, (style, kind)
 
 
 def test_a_figure_walking_on_is_seen_to_carry_on():

@@ -20,6 +20,9 @@ from .scenes import FRAMES, Scene
 
 DIFF = 48  # a pixel differs from the background by more than this (0-255, any channel): foreground
 MIN_BLOB = 5  # smaller connected specks are noise (stars, grain)
+# what a thing may be doing: every motion, and nothing at all, so a thing that stays put is not
+# taken for the nearest motion (a spin, which moves it least)
+ANSWERS = [*vocab.MOTIONS, "still"]
 
 
 def background(scene: Scene) -> np.ndarray:
@@ -152,7 +155,7 @@ def motion_of(frames, mask, scene, bg, part: slice = slice(None)) -> str:
             return scenes.start_state(motion, random.Random(0))
         return thing.x[start - 1], thing.y[start - 1], thing.scale[start - 1], thing.angle[start - 1]
 
-    prototypes = {m: _motion_prototype(scene, m, n, state(m)) for m in vocab.MOTIONS}
+    prototypes = {m: _motion_prototype(scene, m, n, state(m)) for m in ANSWERS}
     return _nearest_motion(frames[part], mask[part], bg[part], prototypes, slice(None))
 
 
@@ -257,7 +260,7 @@ def carries_on(frames: np.ndarray, scene: Scene, start: int) -> bool:
     candidate motion runs the whole clip from the thing's first state and is compared from `start`."""
     bg, thing = background(scene), scene.things[0]
     first = (thing.x[0], thing.y[0], thing.scale[0], thing.angle[0])
-    prototypes = {m: _motion_prototype(scene, m, FRAMES, first) for m in vocab.MOTIONS}
+    prototypes = {m: _motion_prototype(scene, m, FRAMES, first) for m in ANSWERS}
     mask = foreground(frames, bg)
     return _nearest_motion(frames, mask, bg, prototypes, slice(start, FRAMES)) == scene.facts["motion"]
 
