@@ -96,10 +96,11 @@ def test_an_extension_carries_the_motion_on_only_when_it_keeps_moving():
     assert np.mean(frozen) <= 0.2, frozen
 
 
-def _scene(kind: str, style: str, background: str, build, *args) -> Scene:
-    """A scene of one kind, built by the world's own `build` (world.single, world.count) from `args`."""
+def _scene(kind: str, style: str, setting: str, build, *args) -> Scene:
+    """A scene of one kind, built by the world's own `build` (world.single, world.count) from `args`,
+    in `setting` (a background: grass, studio, ...)."""
     things, caption, facts = build(random.Random(0), *args)
-    return Scene(kind, background, style, things, caption, facts | {"kind": kind, "style": style})
+    return Scene(kind, setting, style, things, caption, facts | {"kind": kind, "style": style})
 
 
 def test_motions_are_told_apart_in_every_style():
