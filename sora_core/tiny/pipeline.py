@@ -73,12 +73,14 @@ class SoraTinyPipeline(DiffusionPipeline):
         return self.vae.encode(pixels.to(self.device)).permute(1, 0, 2, 3).unsqueeze(0)
 
     @torch.no_grad()
-    def decode_latents(self, latents: torch.Tensor, prompt: str = "") -> np.ndarray:
-        """(B, C, T, h, w) -> (B, T, H, W, 3) in [0, 1]; a decoder that hears text hears `prompt`."""
+    def decode_latents(self, latents: torch.Tensor, prompt: str = "", pooled: torch.Tensor | None = None) -> np.ndarray:
+        """(B, C, T, h, w) -> (B, T, H, W, 3) in [0, 1]; a decoder that hears text hears `prompt`, or
+        `pooled` (1, D), the prompt's pooled text when the caller has encoded it already."""
         b, c, t, h, w = latents.shape
         text = None
         if self.vae.config.text_dim:
-            pooled = encode_text(self.tokenizer, self.text_encoder, [prompt])[2]
+            if pooled is None:
+                pooled = encode_text(self.tokenizer, self.text_encoder, [prompt])[2]
             text = pooled.to(latents.dtype).expand(b * t, -1)
         pixels = self.vae.decode(latents.permute(0, 2, 1, 3, 4).reshape(b * t, c, h, w), text)
         pixels = ((pixels.clamp(-1, 1) + 1) / 2).reshape(b, t, 3, *pixels.shape[-2:])
@@ -147,4 +149,4 @@ class SoraTinyPipeline(DiffusionPipeline):
         # 6. Decode
         if output_type == "latent":
             return SoraTinyPipelineOutput(frames=latents)
-        return SoraTinyPipelineOutput(frames=self.decode_latents(latents, prompt))
+        return SoraTinyPipelineOutput(frames=self.decode_latents(latents, pooled=pooled[1:]))
