@@ -29,7 +29,8 @@ from sora_core.world.score import background, foreground, sequence_halves  # noq
 
 def halves_right(frames, scene) -> tuple[bool, bool]:
     bg = background(scene)
-    return sequence_halves(frames, foreground(frames, bg), scene, bg)
+    first, then = sequence_halves(frames, foreground(frames, bg), scene, bg)
+    return first == scene.facts["motion"], then == scene.facts["then"]
 
 
 def clause_preference(pipe: SoraTinyPipeline) -> str:

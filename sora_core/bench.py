@@ -29,7 +29,7 @@ from . import video
 from .engine import Done, Engine
 from .request import parse_request
 from .world import evaluation_scenes, render
-from .world.score import carries_on, score, seam_changes, seam_ratio, style_of
+from .world.score import asked, carries_on, judge, score, seam_changes, seam_ratio, seen
 
 METRICS = ["colour", "object", "motion", "relation", "count", "temporal order", "interaction", "style",
            "motion carried on (extension)"]
@@ -50,14 +50,31 @@ def contact_sheet(rows: list[tuple[str, np.ndarray]], path: Path, every: int = 2
     Image.fromarray(np.concatenate(strips)).save(path)
 
 
-def style_table(styles: dict[str, list[str]]) -> str:
-    """Style row in detail: for each style asked, how often the scorer saw it, and what it saw instead."""
-    lines = ["| style asked | recognised | seen instead |", "|---|---|---|"]
-    for asked, seen in sorted(styles.items()):
-        instead = Counter(s for s in seen if s != asked).most_common()
-        lines.append(f"| {asked} | {seen.count(asked)} of {len(seen)} | "
-                     + (", ".join(f"{s} {n}" for s, n in instead) or "-") + " |")
+def misses_table(readings: dict[str, list[tuple[str, str]]]) -> str:
+    """How each row fails: for every answer asked and missed, how often it was read right and what the
+    scorer read instead (relation: "one of the two colours missing" is two things drawn in one colour)."""
+    lines = ["| metric | right | missed: asked (right of asked) -> read instead |", "|---|---|---|"]
+    for name in METRICS:
+        if not readings.get(name):
+            continue
+        by_asked = defaultdict(list)
+        for want, got in readings[name]:
+            by_asked[want].append(got)
+        misses = {want: Counter(g for g in got if g != want) for want, got in by_asked.items()}
+        parts = [f"{want} ({by_asked[want].count(want)} of {len(by_asked[want])}) -> "
+                 + ", ".join(f"{g} {n}" for g, n in wrong.most_common())
+                 for want, wrong in sorted(misses.items(), key=lambda item: -item[1].total()) if wrong]
+        right = sum(want == got for want, got in readings[name])
+        lines.append(f"| {name} | {right} of {len(readings[name])} | {'; '.join(parts) or '-'} |")
     return "\n".join(lines)
+
+
+def read_into(readings: dict[str, list[tuple[str, str]]], scene, frames: np.ndarray) -> dict[str, object]:
+    """Scores `frames` against `scene`, adding what was asked and what was read to `readings`."""
+    looked = seen(frames, scene)
+    for name, want in asked(scene).items():
+        readings[name].append((want, str(looked[name])))
+    return judge(scene, looked)
 
 
 def open_engine(library: Path, weights: Path | None) -> Engine:
@@ -69,34 +86,33 @@ def open_engine(library: Path, weights: Path | None) -> Engine:
     return engine
 
 
-def score_truth(pipe, scene, real: np.ndarray, truth: dict, autoencoded: dict) -> np.ndarray:
+def score_truth(pipe, scene, real: np.ndarray, truth: dict, autoencoded: dict, readings: dict) -> None:
     """Scores the scene's render into `truth`, and the render encoded and decoded by the pipeline's
-    autoencoder (what the model could show at best, making perfect latents) into `autoencoded`;
-    returns the latter's frames."""
+    autoencoder (what the model could show at best, making perfect latents) into `autoencoded`, with
+    what was read in the latter in `readings`."""
     through = video.to_uint8(pipe.decode_latents(pipe.encode_frames(real / 255), scene.caption)[0])
-    for scores, frames in ((truth, real), (autoencoded, through)):
-        for name, value in score(frames, scene).items():
-            scores[name].append(value)
-    return through
+    for name, value in score(real, scene).items():
+        truth[name].append(value)
+    for name, value in read_into(readings, scene, through).items():
+        autoencoded[name].append(value)
 
 
 def quality(args: argparse.Namespace) -> None:
     held_out, continuations = evaluation_scenes(args.seed, args.prompts, args.continuations)
     truth, model, autoencoded = defaultdict(list), defaultdict(list), defaultdict(list)
-    styles = defaultdict(list)  # asked style -> what the scorer saw in each of its clips
+    readings, autoencoded_readings = defaultdict(list), defaultdict(list)  # (asked, read) per row
     seams, truth_seams, changes, truth_changes, sheet = [], [], [], [], []
     with tempfile.TemporaryDirectory() as tmp:
         engine = open_engine(Path(tmp), args.weights)
         pipe = engine.backend("sora-tiny").pipeline(extend=False)
         for i, scene in enumerate(held_out):
             real = render(scene, seed=i)
-            score_truth(pipe, scene, real, truth, autoencoded)
+            score_truth(pipe, scene, real, truth, autoencoded, autoencoded_readings)
             done = engine.start(parse_request(prompt=scene.caption, seed=i, steps=args.steps,
                                               guidance=args.guidance)).result()
             assert isinstance(done, Done), done
-            for name, value in score(done.frames, scene).items():
+            for name, value in read_into(readings, scene, done.frames).items():
                 model[name].append(value)
-            styles[scene.style].append(style_of(done.frames, scene))
             if i < args.extensions:  # continue the clip with its own prompt, score the seam
                 longer = engine.start(parse_request(mode="extend", video=done.path, prompt=scene.caption, seed=i,
                                                     steps=args.steps, guidance=args.guidance)).result()
@@ -141,7 +157,8 @@ def quality(args: argparse.Namespace) -> None:
         truth_across, truth_inside = np.median(truth_changes, axis=0)
         lines.append(f"| extension: change across the seam / inside the clip (median, 0-255) | {len(seams)} | "
                      f"{across:.2f} / {inside:.2f} | - | {truth_across:.2f} / {truth_inside:.2f} | - |")
-    table = "\n".join(lines) + "\n\n" + style_table(styles)
+    table = ("\n".join(lines) + "\n\nsora-tiny's misses:\n\n" + misses_table(readings)
+             + "\n\nThe ground truth through its autoencoder, misses:\n\n" + misses_table(autoencoded_readings))
     print(table)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "quality.md").write_text(
@@ -156,21 +173,20 @@ def quality(args: argparse.Namespace) -> None:
 
 
 def autoencoder(args: argparse.Namespace) -> None:
-    """The held-out truth through a pipeline's autoencoder alone, row by row and style by style: judges a
+    """The held-out truth through a pipeline's autoencoder alone, row by row, with its misses: judges a
     new autoencoder (`train --stop-at-step 0` exports one) before a video model learns its latents."""
-    truth, autoencoded, styles = defaultdict(list), defaultdict(list), defaultdict(list)
+    truth, autoencoded, readings = defaultdict(list), defaultdict(list), defaultdict(list)
     with tempfile.TemporaryDirectory() as tmp:
         pipe = open_engine(Path(tmp), args.weights).backend("sora-tiny").pipeline(extend=False)
         for i, scene in enumerate(evaluation_scenes(args.seed, args.prompts, 0)[0]):
-            through = score_truth(pipe, scene, render(scene, seed=i), truth, autoencoded)
-            styles[scene.style].append(style_of(through, scene))
+            score_truth(pipe, scene, render(scene, seed=i), truth, autoencoded, readings)
     lines = ["| metric | held-out prompts | ground truth through the autoencoder | ground truth |", "|---|---|---|---|"]
     lines += [f"| {name} | {len(truth[name])} | {np.mean(autoencoded[name]):.0%} | {np.mean(truth[name]):.0%} |"
               for name in METRICS if truth[name]]
     lines.append(f"| flicker | {len(truth['flicker'])} | {np.mean(autoencoded['flicker']):.2f} | "
                  f"{np.mean(truth['flicker']):.2f} |")
     print(f"{args.weights or 'assets/sora-tiny'}, --prompts {args.prompts} --seed {args.seed}\n")
-    print("\n".join(lines) + "\n\n" + style_table(styles))
+    print("\n".join(lines) + "\n\nthe autoencoded truth's misses:\n\n" + misses_table(readings))
 
 
 SAMPLE_PROMPT = "a red ball jumps on the grass"

@@ -9,7 +9,17 @@ import pytest
 from sora_core.world import render, sample_scene, single_motion_scenes, vocab
 from sora_core.world import scenes as world
 from sora_core.world.scenes import Scene, holds_held_out_triple
-from sora_core.world.score import background, carries_on, foreground, motion_of, score, sequence_halves
+from sora_core.world.score import (
+    ONE_MISSING,
+    asked,
+    background,
+    carries_on,
+    foreground,
+    motion_of,
+    score,
+    seen,
+    sequence_halves,
+)
 
 METRICS = ["colour", "object", "motion", "relation", "count", "temporal order", "interaction", "style"]
 
@@ -75,6 +85,22 @@ def test_a_wrong_clip_scores_wrong(held_out_scenes):
     assert score(render(replace(scene, style=other_style), seed=0), scene)["style"] is False
 
 
+def test_the_scorer_says_what_it_read_instead(held_out_scenes):
+    # what bench quality's misses table is made of: the reading, not only right or wrong
+    scene = next(s for s in held_out_scenes if s.kind == "single" and s.facts["motion"] in ("left", "right"))
+    thing = scene.things[0]
+    mirrored = replace(scene, things=[replace(thing, x=thing.x[::-1].copy())])
+    assert seen(render(mirrored, seed=0), scene)["motion"] == {"left": "right", "right": "left"}[scene.facts["motion"]]
+    scene = next(s for s in held_out_scenes if s.kind == "relation")
+    a, b = scene.things[:2]
+    assert seen(render(scene, seed=0), scene)["relation"] == asked(scene)["relation"] == scene.facts["relation"]
+    one_colour = replace(scene, things=[a, replace(b, colour=a.colour)])  # two things drawn in one colour
+    assert seen(render(one_colour, seed=0), scene)["relation"] == ONE_MISSING
+    swapped = replace(scene, things=[replace(a, x=b.x, y=b.y), replace(b, x=a.x, y=a.y)])
+    opposite = {"left of": "right of", "right of": "left of", "above": "below", "below": "above"}
+    assert seen(render(swapped, seed=0), scene)["relation"] == opposite[scene.facts["relation"]]
+
+
 def test_styles_change_the_pixels_not_only_the_caption():
     scene = next(s for s in (sample_scene(random.Random(i)) for i in range(50)) if s.kind == "single")
     renders = {style: render(replace(scene, style=style), seed=0) for style in vocab.STYLES}
@@ -116,7 +142,7 @@ def test_motions_are_told_apart_in_every_style():
                 then = "left" if motion == "spin" else "spin"
                 scene = _scene("sequence", style, "studio", world.sequence, "orange", "cube", motion, then)
                 frames, bg = render(scene, seed=i + 1), background(scene)
-                answers.append(all(sequence_halves(frames, foreground(frames, bg), scene, bg)))
+                answers.append(sequence_halves(frames, foreground(frames, bg), scene, bg) == (motion, then))
     assert len(answers) == 96 and np.mean(answers) >= 0.98, answers
 
 

@@ -23,6 +23,14 @@ MIN_BLOB = 5  # smaller connected specks are noise (stars, grain)
 # what a thing may be doing: every motion, and nothing at all, so a thing that stays put is not
 # taken for the nearest motion (a spin, which moves it least)
 ANSWERS = [*vocab.MOTIONS, "still"]
+QUESTIONS = {  # what each kind of scene is checked on, besides its style
+    "single": ["colour", "object", "motion"],
+    "sequence": ["colour", "object", "temporal order"],
+    "count": ["colour", "count"],
+    "relation": ["relation"],
+    "interaction": ["interaction"],
+}
+ONE_MISSING = "one of the two colours missing"  # what relation_of sees when it cannot place both
 
 
 def background(scene: Scene) -> np.ndarray:
@@ -159,12 +167,11 @@ def motion_of(frames, mask, scene, bg, part: slice = slice(None)) -> str:
     return _nearest_motion(frames[part], mask[part], bg[part], prototypes, slice(None))
 
 
-def sequence_halves(frames, mask, scene, bg) -> tuple[bool, bool]:
-    """Whether the first half of a sequence clip shows its first motion, and the second its second."""
+def sequence_halves(frames, mask, scene, bg) -> tuple[str, str]:
+    """The motion seen in the first half of a sequence clip, and in the second."""
     half = FRAMES // 2
-    first = motion_of(frames, mask, scene, bg, slice(0, half)) == scene.facts["motion"]
-    then = motion_of(frames, mask, scene, bg, slice(half, FRAMES)) == scene.facts["then"]
-    return first, then
+    return (motion_of(frames, mask, scene, bg, slice(0, half)),
+            motion_of(frames, mask, scene, bg, slice(half, FRAMES)))
 
 
 def _split_two(frames, mask, scene, bg) -> tuple[np.ndarray, np.ndarray]:
@@ -178,10 +185,10 @@ def _split_two(frames, mask, scene, bg) -> tuple[np.ndarray, np.ndarray]:
     return mask & (d[0] <= d[1]), mask & (d[1] < d[0])
 
 
-def relation_of(frames, mask, scene, bg) -> str | None:
+def relation_of(frames, mask, scene, bg) -> str:
     a, b = _split_two(frames, mask, scene, bg)
     if a.sum() < 10 or b.sum() < 10:
-        return None
+        return ONE_MISSING
     (ay, ax), (by, bx) = np.argwhere(a)[:, 1:].mean(0), np.argwhere(b)[:, 1:].mean(0)
     options = {"left of": bx - ax, "right of": ax - bx, "above": by - ay, "below": ay - by}
     return max(options, key=options.get)
@@ -265,25 +272,38 @@ def carries_on(frames: np.ndarray, scene: Scene, start: int) -> bool:
     return _nearest_motion(frames, mask, bg, prototypes, slice(start, FRAMES)) == scene.facts["motion"]
 
 
-def score(frames: np.ndarray, scene: Scene) -> dict[str, object]:
-    """The answers this scene can be checked on: name -> True/False, plus flicker as a number."""
+def asked(scene: Scene) -> dict[str, str]:
+    """The questions this scene can be checked on, each with the answer its caption asks for, in the
+    words `seen` answers in."""
+    facts = scene.facts
+    worded = {"temporal order": f"{facts.get('motion')}, then {facts.get('then')}",
+              "count": str(facts.get("count")), "style": scene.style}
+    return {name: worded.get(name, facts.get(name)) for name in [*QUESTIONS[scene.kind], "style"]}
+
+
+def seen(frames: np.ndarray, scene: Scene) -> dict[str, object]:
+    """What the scorer reads in the clip: an answer to each of `asked(scene)`'s questions, and the
+    flicker as a number."""
     bg = background(scene)
     mask = foreground(frames, bg)
-    facts, result = scene.facts, {}
-    if scene.kind in ("single", "sequence", "count"):
-        result["colour"] = colour_of(frames, mask, scene, bg) == facts["colour"]
-    if scene.kind in ("single", "sequence"):
-        result["object"] = kind_of(frames, mask, scene, bg) == facts["object"]
-    if scene.kind == "single":
-        result["motion"] = motion_of(frames, mask, scene, bg) == facts["motion"]
-    if scene.kind == "sequence":
-        result["temporal order"] = all(sequence_halves(frames, mask, scene, bg))
-    if scene.kind == "relation":
-        result["relation"] = relation_of(frames, mask, scene, bg) == facts["relation"]
-    if scene.kind == "count":
-        result["count"] = count_of(mask) == facts["count"]
-    if scene.kind == "interaction":
-        result["interaction"] = interaction_of(frames, mask, scene, bg) == facts["interaction"]
-    result["style"] = style_of(frames, scene) == scene.style
-    result["flicker"] = flicker(frames, mask)
-    return result
+    readers = {
+        "colour": lambda: colour_of(frames, mask, scene, bg),
+        "object": lambda: kind_of(frames, mask, scene, bg),
+        "motion": lambda: motion_of(frames, mask, scene, bg),
+        "temporal order": lambda: ", then ".join(sequence_halves(frames, mask, scene, bg)),
+        "relation": lambda: relation_of(frames, mask, scene, bg),
+        "count": lambda: str(count_of(mask)),
+        "interaction": lambda: interaction_of(frames, mask, scene, bg),
+        "style": lambda: style_of(frames, scene),
+    }
+    return {name: readers[name]() for name in asked(scene)} | {"flicker": flicker(frames, mask)}
+
+
+def judge(scene: Scene, looked: dict[str, object]) -> dict[str, object]:
+    """`seen`'s reading against the scene's truth: name -> True/False, plus the flicker."""
+    return {name: looked[name] == answer for name, answer in asked(scene).items()} | {"flicker": looked["flicker"]}
+
+
+def score(frames: np.ndarray, scene: Scene) -> dict[str, object]:
+    """The answers this scene can be checked on: name -> True/False, plus flicker as a number."""
+    return judge(scene, seen(frames, scene))

@@ -1,0 +1,31 @@
+"""`python -m sora_core.bench quality`: the built-in model's table, its misses and contact sheet."""
+
+import sys
+
+from PIL import Image
+
+from sora_core import bench
+
+
+def test_the_misses_table_says_how_a_row_fails():
+    readings = {"relation": [("below", "below"), ("below", "one of the two colours missing"),
+                             ("below", "one of the two colours missing"), ("left of", "above"), ("above", "above")],
+                "style": [("sketch", "sketch")]}
+    table = bench.misses_table(readings)
+    assert ("| relation | 2 of 5 | below (1 of 3) -> one of the two colours missing 2; left of (0 of 1) -> above 1 |"
+            in table)
+    assert "| style | 1 of 1 | - |" in table
+
+
+def test_quality_writes_its_table_misses_and_contact_sheet(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(sys, "argv", ["bench", "quality", "--prompts", "2", "--extensions", "1",
+                                      "--continuations", "1", "--sheet-rows", "4", "--out", str(tmp_path)])
+    bench.main()
+    written = (tmp_path / "quality.md").read_text()
+    assert written.startswith("Command: `python -m sora_core.bench quality --prompts 2 --steps 20 --extensions 1")
+    for row in ("| style | 2 |", "| motion carried on (extension) | 1 |", "| extension seam ratio (median) | 1 |",
+                "sora-tiny's misses:", "| style | "):
+        assert row in written, row
+    assert written.split("Command:")[1].split("\n", 1)[1].strip() in capsys.readouterr().out  # printed too
+    sheet = Image.open(tmp_path / "contact-sheet.png")
+    assert sheet.width == 8 * 64 * 2 and sheet.height >= 5 * 64 * 2  # 2 clips, their truths, 1 extension
