@@ -19,6 +19,7 @@ from sora_core.world.score import (
     score,
     seen,
     sequence_halves,
+    setting_of,
 )
 
 METRICS = ["colour", "object", "motion", "relation", "count", "temporal order", "interaction", "style"]
@@ -99,6 +100,25 @@ def test_the_scorer_says_what_it_read_instead(held_out_scenes):
     swapped = replace(scene, things=[replace(a, x=b.x, y=b.y), replace(b, x=a.x, y=a.y)])
     opposite = {"left of": "right of", "right of": "left of", "above": "below", "below": "above"}
     assert seen(render(swapped, seed=0), scene)["relation"] == opposite[scene.facts["relation"]]
+
+
+def test_a_caption_that_names_no_background_is_read_on_the_background_the_clip_shows(held_out_scenes):
+    # three captions in ten name no background, so the world's own pick is not the only right one
+    # (in sketch all but the sky are the same paper: any of them reads the same)
+    scene = next(s for s in held_out_scenes if s.kind == "relation")
+    unnamed = replace(scene, facts={k: v for k, v in scene.facts.items() if k != "background"})
+    for style in vocab.STYLES:
+        for setting in vocab.BACKGROUNDS:
+            styled = replace(unnamed, style=style)
+            frames = render(replace(styled, background=setting), seed=1)
+            assert seen(frames, styled)["relation"] == scene.facts["relation"], (style, setting)
+            if style != "sketch":
+                assert setting_of(frames, styled) == setting, (style, setting)
+    unnamed = _scene("count", "animation", "sky", world.count, "red", "ball", 3, "still")  # facts: no background
+    drawn = render(replace(unnamed, background="grass"), seed=0)
+    assert score(drawn, unnamed)["count"] is True
+    named = replace(unnamed, facts=unnamed.facts | {"background": "sky"})  # asked for the sky, shown grass
+    assert score(drawn, named)["count"] is False
 
 
 def test_styles_change_the_pixels_not_only_the_caption():

@@ -146,16 +146,17 @@ def _subject(colour: str, kind: str, rng: random.Random, article: str | None = N
     return f"{article} {colour_word} {rng.choice(vocab.OBJECT_WORDS[kind])}"
 
 
-def _dress(core: str, background: str, style: str, rng: random.Random) -> str:
-    """Adds the background and style phrases around the core sentence, in varied order."""
-    text = core
-    if rng.random() < 0.7:
+def _dress(core: str, background: str, style: str, rng: random.Random) -> tuple[str, bool]:
+    """Adds the background and style phrases around the core sentence, in varied order; says
+    whether the background was named (three captions in ten leave it to the model)."""
+    text, named = core, rng.random() < 0.7
+    if named:
         bg = rng.choice(vocab.BACKGROUNDS[background])
         text = f"{bg}, {core}" if rng.random() < 0.3 else f"{core} {bg}"
     if vocab.STYLE_WORDS[style]:
         style_word = rng.choice(vocab.STYLE_WORDS[style])
         text = f"{style_word}: {text}" if rng.random() < 0.25 else f"{text}, {style_word}"
-    return text
+    return text, named
 
 
 # ---------------------------------------------------------------------------------------------
@@ -275,8 +276,8 @@ def sample_scene(rng: random.Random, held_out: bool = False) -> Scene:
         else:
             things, core, facts = interaction(rng, *_two_things(rng), rng.choice(vocab.INTERACTIONS))
         if holds_held_out_triple(facts) == held_out:
-            caption = _dress(core, background, style, rng)
-            facts |= {"kind": kind, "background": background, "style": style}
+            caption, named = _dress(core, background, style, rng)
+            facts |= {"kind": kind, "style": style} | ({"background": background} if named else {})
             return Scene(kind, background, style, things, caption, facts)
 
 

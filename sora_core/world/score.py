@@ -281,9 +281,19 @@ def asked(scene: Scene) -> dict[str, str]:
     return {name: worded.get(name, facts.get(name)) for name in [*QUESTIONS[scene.kind], "style"]}
 
 
+def setting_of(frames: np.ndarray, scene: Scene) -> str:
+    """The background a clip shows: the world's nearest to its still parts (the median over time),
+    drawn in the scene's style."""
+    settings = {name: np.median(background(replace(scene, background=name)), 0) for name in vocab.BACKGROUNDS}
+    return _nearest(np.median(frames, 0), settings)
+
+
 def seen(frames: np.ndarray, scene: Scene) -> dict[str, object]:
     """What the scorer reads in the clip: an answer to each of `asked(scene)`'s questions, and the
-    flicker as a number."""
+    flicker as a number. Where the caption names no background any is right, so the clip is read
+    against the one it shows, not the one the world happened to draw."""
+    if "background" not in scene.facts:
+        scene = replace(scene, background=setting_of(frames, scene))
     bg = background(scene)
     mask = foreground(frames, bg)
     readers = {
