@@ -298,12 +298,13 @@ def help_text(engine: Engine) -> str:
     lines = ["## What sora-tiny knows",
              "The built-in model learned from a small procedural world, so it knows only its words. "
              "When a prompt uses others, the Notes box names them.",
-             "", "What to expect: colours and backgrounds mostly come out right, and so do the sketch, "
-             "cinematic, animation and realistic styles; pixel art comes out about half the time (its "
-             "autoencoder blurs pixel blocks). A single motion comes out right about three times in four. It "
-             "follows two events in sequence (\"first ..., then ...\") a third to a half of the time, and "
-             "it sometimes draws two things where one was asked. Scores on prompts it never saw: "
-             "`docs/quality/quality.md`.",
+             "", "What to expect: colours and backgrounds nearly always come out right, and the sketch, "
+             "cinematic, animation and realistic styles mostly; pixel art about a third to a half of the "
+             "time (its autoencoder blurs pixel blocks). A single motion comes out right about nine times "
+             "in ten, two events in sequence (\"first ..., then ...\") about three times in four. Two "
+             "things collide, push or chase about half the time, it sometimes draws the wrong object, and "
+             "it does not yet place two things where the prompt says (\"left of\", \"above\"). Scores on "
+             "prompts it never saw: `docs/quality/quality.md`.",
              "", "**Vocabulary:** " + ", ".join(w for w in world_words() if w.isalpha()), "",
              "## Other models", "They download from the Hugging Face hub once and need a GPU:", ""]
     lines += [f"- `{name}`: {spec.label}" for name, spec in engine.models.items() if spec.needs_gpu]
