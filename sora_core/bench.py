@@ -14,7 +14,8 @@ and by whether it carries the motion on: the first frames of a held-out single-m
 render, as many as an extension conditions on, are extended with the scene's caption, and the new
 frames must keep that motion.
 This one isolates the model's grasp of dynamics from its reading of the prompt.
-Prints the table and writes it, with a contact sheet, to --out.
+Prints the table, and under it what the scorer read where it missed, and writes both, with a
+contact sheet, to --out.
 """
 
 import argparse
