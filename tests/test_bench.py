@@ -1,10 +1,15 @@
 """`python -m sora_core.bench quality`: the built-in model's table, its misses and contact sheet."""
 
+import random
 import sys
+from dataclasses import replace
 
 from PIL import Image
 
+from bench.relations import things_and_side
 from sora_core import bench
+from sora_core.world import render
+from sora_core.world.scenes import held_out_scenes
 
 
 def test_the_misses_table_says_how_a_row_fails():
@@ -29,3 +34,14 @@ def test_quality_writes_its_table_misses_and_contact_sheet(tmp_path, monkeypatch
     assert written.split("Command:")[1].split("\n", 1)[1].strip() in capsys.readouterr().out  # printed too
     sheet = Image.open(tmp_path / "contact-sheet.png")
     assert sheet.width == 8 * 64 * 2 and sheet.height >= 5 * 64 * 2  # 2 clips, their truths, 1 extension
+
+
+def test_relations_tells_one_blob_from_two_things_placed_wrong():
+    scene = held_out_scenes(random.Random(5), 1, lambda s: s.kind == "relation")[0]
+    a, b = scene.things[:2]
+    assert things_and_side(render(scene, seed=0), scene) == (2, True)
+    swapped = replace(scene, things=[replace(a, x=b.x, y=b.y), replace(b, x=a.x, y=a.y)])
+    assert things_and_side(render(swapped, seed=0), scene) == (2, False)
+    touching = replace(scene, things=[a, replace(b, x=(a.x + b.x) / 2 + (b.x - a.x) * 0.1,
+                                               y=(a.y + b.y) / 2 + (b.y - a.y) * 0.1)])
+    assert things_and_side(render(touching, seed=0), scene) == (1, True)  # one blob, colours on the asked sides

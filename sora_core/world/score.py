@@ -288,12 +288,18 @@ def setting_of(frames: np.ndarray, scene: Scene) -> str:
     return _nearest(np.median(frames, 0), settings)
 
 
+def as_shown(frames: np.ndarray, scene: Scene) -> Scene:
+    """The scene a clip is read against. Where the caption names no background any is right, so that
+    is the one the clip shows, not the one the world happened to draw."""
+    if "background" in scene.facts:
+        return scene
+    return replace(scene, background=setting_of(frames, scene))
+
+
 def seen(frames: np.ndarray, scene: Scene) -> dict[str, object]:
-    """What the scorer reads in the clip: an answer to each of `asked(scene)`'s questions, and the
-    flicker as a number. Where the caption names no background any is right, so the clip is read
-    against the one it shows, not the one the world happened to draw."""
-    if "background" not in scene.facts:
-        scene = replace(scene, background=setting_of(frames, scene))
+    """What the scorer reads in the clip (against `as_shown`): an answer to each of `asked(scene)`'s
+    questions, and the flicker as a number."""
+    scene = as_shown(frames, scene)
     bg = background(scene)
     mask = foreground(frames, bg)
     readers = {
