@@ -8,20 +8,14 @@ sora-tiny pipelines side by side.
 into one blob; this tells "draws one thing" from "draws two, on the wrong sides".
 """
 
-import argparse
-import random
 import sys
 from pathlib import Path
-
-import torch
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sora_core.tiny.pipeline import SoraTinyPipeline  # noqa: E402
-from sora_core.video import to_uint8  # noqa: E402
+from bench.held_out import clips, parse_args, scenes_of  # noqa: E402
 from sora_core.world import render  # noqa: E402
-from sora_core.world.scenes import held_out_scenes  # noqa: E402
 from sora_core.world.score import as_shown, background, count_of, foreground, relation_of  # noqa: E402
 
 
@@ -41,24 +35,11 @@ def summary(results: list[tuple[int, bool]]) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("models", nargs="+", type=Path, help="exported pipelines (folders)")
-    parser.add_argument("--prompts", type=int, default=20)
-    parser.add_argument("--seed", type=int, default=5)
-    parser.add_argument("--steps", type=int, default=20)
-    args = parser.parse_args()
-    torch.set_num_threads(2)
-    scenes = held_out_scenes(random.Random(args.seed), args.prompts, lambda scene: scene.kind == "relation")
+    args = parse_args(__doc__, prompts=20)
+    scenes = scenes_of("relation", args)
     print(f"ground truth: {summary([things_and_side(render(scene, seed=i), scene) for i, scene in enumerate(scenes)])}")
-    for folder in args.models:
-        pipe = SoraTinyPipeline.from_pretrained(folder)
-        pipe.set_progress_bar_config(disable=True)
-        results = []
-        for i, scene in enumerate(scenes):
-            frames = pipe(scene.caption, num_inference_steps=args.steps,
-                          generator=torch.Generator().manual_seed(i)).frames[0]
-            results.append(things_and_side(to_uint8(frames), scene))
-        print(f"{folder}: {summary(results)}")
+    for folder, _, made in clips(args, scenes):
+        print(f"{folder}: {summary([things_and_side(f, scene) for f, scene in zip(made, scenes, strict=True)])}")
 
 
 if __name__ == "__main__":

@@ -10,20 +10,16 @@ also prints how much more the first and the last frames listen to the second cla
 (the learned bias, in attention logits, averaged over heads).
 """
 
-import argparse
-import random
 import sys
 from pathlib import Path
-
-import torch
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.held_out import clips, parse_args, scenes_of  # noqa: E402
 from sora_core.tiny.pipeline import SoraTinyPipeline  # noqa: E402
-from sora_core.video import to_uint8  # noqa: E402
 from sora_core.world import render  # noqa: E402
-from sora_core.world.scenes import FRAMES, held_out_scenes  # noqa: E402
+from sora_core.world.scenes import FRAMES  # noqa: E402
 from sora_core.world.score import background, foreground, sequence_halves  # noqa: E402
 
 
@@ -46,25 +42,13 @@ def clause_preference(pipe: SoraTinyPipeline) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("models", nargs="+", type=Path, help="exported pipelines (folders)")
-    parser.add_argument("--prompts", type=int, default=24)
-    parser.add_argument("--seed", type=int, default=5)
-    parser.add_argument("--steps", type=int, default=20)
-    args = parser.parse_args()
-    torch.set_num_threads(2)
-    scenes = held_out_scenes(random.Random(args.seed), args.prompts, lambda scene: scene.kind == "sequence")
+    args = parse_args(__doc__, prompts=24)
+    scenes = scenes_of("sequence", args)
     truth = [halves_right(render(scene, seed=i), scene) for i, scene in enumerate(scenes)]
     print(f"ground truth: first {sum(f for f, _ in truth)}, then {sum(t for _, t in truth)}, "
           f"both {sum(f and t for f, t in truth)} of {len(scenes)}")
-    for folder in args.models:
-        pipe = SoraTinyPipeline.from_pretrained(folder)
-        pipe.set_progress_bar_config(disable=True)
-        results = []
-        for i, scene in enumerate(scenes):
-            frames = pipe(scene.caption, num_inference_steps=args.steps,
-                          generator=torch.Generator().manual_seed(i)).frames[0]
-            results.append(halves_right(to_uint8(frames), scene))
+    for folder, pipe, made in clips(args, scenes):
+        results = [halves_right(frames, scene) for frames, scene in zip(made, scenes, strict=True)]
         print(f"{folder}: first {sum(f for f, _ in results)}, then {sum(t for _, t in results)}, "
               f"both {sum(f and t for f, t in results)} of {len(scenes)}; clause lean: {clause_preference(pipe)}")
 
