@@ -74,7 +74,7 @@ def read_into(readings: dict[str, list[tuple[str, str]]], scene, frames: np.ndar
     """Scores `frames` against `scene`, adding what was asked and what was read to `readings`."""
     looked = seen(frames, scene)
     for name, want in asked(scene).items():
-        readings[name].append((want, str(looked[name])))
+        readings[name].append((want, looked[name]))
     return judge(scene, looked)
 
 
