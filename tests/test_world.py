@@ -14,6 +14,7 @@ from sora_core.world.score import (
     asked,
     background,
     carries_on,
+    count_of,
     foreground,
     motion_of,
     score,
@@ -193,3 +194,12 @@ def test_a_thing_cut_in_two_by_its_shading_counts_once_and_neighbours_count_apar
     for n in (1, 2, 3):
         scene = _scene("count", "realistic", "sky", world.count, "white", "cube", n, "still")
         assert score(render(scene, seed=1), scene)["count"], n
+
+
+def test_the_night_sky_shows_no_things_but_the_scenes_own_in_every_style_and_seed():
+    # the stars are part of the night background; drawn from the render's seed they moved from clip
+    # to clip, and in pixel art each tipped a block over a colour level and counted as a thing
+    for style in vocab.STYLES:
+        scene = _scene("count", style, "night", world.count, "blue", "star", 2, "still")
+        bg = background(scene)
+        assert [count_of(foreground(render(scene, seed=seed), bg)) for seed in range(8)] == [2] * 8, style

@@ -83,7 +83,11 @@ def _background(name: str, style: str, rng: np.random.Generator) -> np.ndarray:
     elif name == "night":
         img = np.where(ground, [35, 35, 45], (1 - rows) * [8, 10, 35] + rows * [30, 35, 80])
         img = np.array(img, dtype=float) * np.ones((S, S, 1))
-        ys, xs = rng.integers(0, int(GROUND * UP) - 4, 14), rng.integers(0, S, 14)
+        # the same stars in every clip: part of the background, as the grass is, so an empty-scene render
+        # holds them too (drawn from the render's seed they moved from clip to clip, and in pixel art
+        # each tipped a block over a colour level, which the scorer took for a thing)
+        stars = np.random.default_rng(0)
+        ys, xs = stars.integers(0, int(GROUND * UP) - 4, 14), stars.integers(0, S, 14)
         img[ys, xs] = img[ys, np.minimum(xs + 1, S - 1)] = [255, 255, 230]  # stars
     else:  # studio
         img = np.where(ground, [105, 105, 110], (1 - rows) * [135, 135, 140] + rows * [175, 175, 180])
