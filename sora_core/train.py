@@ -84,6 +84,9 @@ class TrainConfig:
     # sequences are a seventh of the pool and the one kind that asks for a change half-way.
     draw_weights: dict[str, float] = field(default_factory=dict)
     motion_weight: float = 3.0  # extra loss weight on latents that change over time
+    # and on the latents inside the things' boxes (the world's truth): a still clip, a relation or a
+    # count at rest, has no motion to weight, and its things are a tenth of the frame (0: none)
+    box_weight: float = 0.0
     # From this step on, noise levels are shifted toward pure noise (SD3's shift, 3): the first
     # sampling steps decide the layout, and plain logit-normal rarely trains sigma > 0.9.
     high_noise_from: int = 5500
@@ -330,7 +333,9 @@ class LatentPool:
     def __init__(self, cfg: TrainConfig, latents: torch.Tensor, captions: list[str],
                  ae: TinyFrameAutoencoder, step: int, device: str):
         self.cfg, self.latents, self.captions = cfg, latents, captions
-        self.weights = clip_weights(cfg, [scene.kind for scene in pool_scenes(cfg)])
+        scenes = pool_scenes(cfg)
+        self.weights = clip_weights(cfg, [scene.kind for scene in scenes])
+        self.boxes = torch.from_numpy(np.stack([self._boxes(s) for s in scenes])) if cfg.box_weight else None
         self.made = cfg.pool_clips  # clips of the stream made so far
         self._renderer = None
         if cfg.refresh:
@@ -338,6 +343,9 @@ class LatentPool:
             self._renderer = ClipRenderer(cfg, self.made, cfg.threads)  # forks before CUDA starts, below
             self._ae = copy.deepcopy(ae).to(device)  # new clips are encoded where the model trains
             self.advance(step)
+
+    def _boxes(self, scene: Scene) -> np.ndarray:
+        return scene.box_mask(self.latents.shape[-1])
 
     def made_by(self, step: int) -> int:
         return self.cfg.pool_clips + self.cfg.refresh * max(0, step - self.cfg.refresh_from)
@@ -354,6 +362,8 @@ class LatentPool:
             self.latents[slot], self.captions[slot] = latent, scene.caption
             if self.weights is not None:
                 self.weights[slot] = self.cfg.draw_weights.get(scene.kind, 1.0)
+            if self.boxes is not None:
+                self.boxes[slot] = torch.from_numpy(self._boxes(scene))
             self.made += 1
 
     def status(self) -> str:
@@ -374,7 +384,9 @@ def draw_clips(weights: torch.Tensor | None, pool_size: int, batch: int, gen: to
 
 
 def diffusion_loss(unet, text_encoder, tokenizer, x0, captions, cfg: TrainConfig, gen: torch.Generator,
-                   step: int):
+                   step: int, boxes: torch.Tensor | None = None):
+    """The flow-matching loss of a batch of clean latents x0 (B, C, T, h, w); `boxes` (B, T, h, w) marks
+    the latents inside the things' boxes, weighted by `cfg.box_weight`."""
     # random draws come from the CPU generator whatever the device, so a seed means the same run
     b, c, t, h, w = x0.shape
     device = x0.device
@@ -396,6 +408,8 @@ def diffusion_loss(unet, text_encoder, tokenizer, x0, captions, cfg: TrainConfig
     # weight the latents that move: without it the static background dominates the loss
     motion = (x0 - x0.mean(dim=2, keepdim=True)).abs().mean(dim=1, keepdim=True)
     weight = 1 + cfg.motion_weight * motion / (motion.mean(dim=(2, 3, 4), keepdim=True) + 1e-6)
+    if boxes is not None:
+        weight = weight + cfg.box_weight * boxes[:, None].to(weight.dtype)
     weight = weight * (1 - cond_mask)[:, None, :, None, None]
     return ((pred - target) ** 2 * weight).sum() / (weight.sum() * c)
 
@@ -556,7 +570,8 @@ def train(cfg: TrainConfig, run: Path, out: Path, resume_from: Path | None = Non
         pool.advance(step)
         idx = draw_clips(pool.weights, cfg.pool_clips, cfg.batch, gen)
         loss = diffusion_loss(unet, text_encoder, tokenizer, pool.latents[idx].float().to(device),
-                              [pool.captions[i] for i in idx], cfg, gen, step)
+                              [pool.captions[i] for i in idx], cfg, gen, step,
+                              None if pool.boxes is None else pool.boxes[idx].to(device))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
@@ -597,6 +612,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, Train
     parser.add_argument("--carry-condition", action="store_true", help="repeat the last given frame forward")
     parser.add_argument("--clause-attention", action="store_true", help="each frame weighs the prompt's clauses")
     parser.add_argument("--clause-film", action="store_true", help="each frame's FiLM weighs the clauses too")
+    parser.add_argument("--box-weight", type=float, help="extra loss weight inside the things' boxes, e.g. 3")
     parser.add_argument("--latent-channels", type=int, help="the autoencoder's latent channels (a new run)")
     parser.add_argument("--ae-steps", type=int, help="the autoencoder's training steps (a new run)")
     parser.add_argument("--ae-edge-weight", type=float, help="its loss's weight on pixel differences (a new run)")
@@ -616,7 +632,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, Train
                       clause_attention=args.clause_attention, clause_film=args.clause_film)
     for name in ("steps", "pool_clips", "batch", "threads", "refresh", "refresh_from", "decoder_steps",
                  "texture_weight", "decoder_jitter", "latent_channels", "ae_steps", "ae_edge_weight",
-                 "ae_texture_weight", "decoder_text"):
+                 "ae_texture_weight", "decoder_text", "box_weight"):
         if getattr(args, name):
             setattr(cfg, name, getattr(args, name))
     for pair in args.draw_weight:

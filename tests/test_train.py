@@ -363,7 +363,8 @@ def test_attention_is_the_modules_own_with_its_weights():
 
 @torch.no_grad()
 def test_a_refreshing_pool_holds_the_newest_clips_however_it_got_there():
-    cfg = TrainConfig(pool_clips=4, refresh=3, refresh_from=2, threads=1, draw_weights={"sequence": 3.0})
+    cfg = TrainConfig(pool_clips=4, refresh=3, refresh_from=2, threads=1, draw_weights={"sequence": 3.0},
+                      box_weight=3.0)
     torch.manual_seed(0)
     ae = TinyFrameAutoencoder().eval()
     frames, captions = render_pool(cfg)
@@ -383,6 +384,7 @@ def test_a_refreshing_pool_holds_the_newest_clips_however_it_got_there():
         assert pool.made == 13
         assert pool.captions == [scene.caption for scene in newest]
         assert pool.weights.tolist() == [3.0 if scene.kind == "sequence" else 1.0 for scene in newest]
+        assert torch.equal(pool.boxes, torch.from_numpy(np.stack([scene.box_mask(16) for scene in newest])))
     assert torch.equal(stepped.latents, resumed.latents)
     assert not torch.equal(resumed.latents[1], latents[1])
 
@@ -440,3 +442,13 @@ def test_tuning_a_decoder_that_hears_text_grows_it_from_the_trained_text_encoder
     with pytest.raises(ValueError, match="train to --steps 6 first"):
         train(replace(cfg, steps=6), tmp_path / "early", tmp_path / "early-out",
               resume_from=uninterrupted / "run" / "checkpoint.pt")
+
+
+def test_the_box_weight_changes_what_a_run_learns(uninterrupted, tmp_path):
+    start = uninterrupted / "run" / "checkpoint.pt"
+    for name, cfg in (("plain", toy_config(steps=6)), ("boxed", replace(toy_config(steps=6), box_weight=3.0))):
+        train(cfg, tmp_path / name, tmp_path / f"{name}-out", resume_from=start)
+    plain, boxed = (load_file(tmp_path / f"{name}-out" / "unet" / "diffusion_pytorch_model.safetensors")
+                    for name in ("plain", "boxed"))
+    assert not all(torch.equal(plain[k], boxed[k]) for k in plain)
+    assert json.loads((tmp_path / "boxed-out" / "training.json").read_text())["config"]["box_weight"] == 3.0

@@ -203,3 +203,14 @@ def test_the_night_sky_shows_no_things_but_the_scenes_own_in_every_style_and_see
         scene = _scene("count", style, "night", world.count, "blue", "star", 2, "still")
         bg = background(scene)
         assert [count_of(foreground(render(scene, seed=seed), bg)) for seed in range(8)] == [2] * 8, style
+
+
+def test_a_things_box_mask_holds_every_pixel_of_it_at_the_latents_size():
+    for kind in vocab.OBJECTS:
+        for motion in ("fall", "grow", "right"):
+            scene = _scene("single", "plain", "studio", world.single, "red", kind, motion)
+            drawn = foreground(render(scene), background(scene))  # (T, 64, 64)
+            cells = scene.box_mask(16)
+            inside = cells.repeat(4, 1).repeat(4, 2)
+            assert drawn.any() and not (drawn & ~inside).any(), (kind, motion)
+            assert cells.mean() < 0.2  # and not much more: a box, not the frame

@@ -4,6 +4,7 @@ A `Scene` is pure data (positions per frame plus the facts behind the caption); 
 into pixels. Keeping the two apart lets the evaluator score generated clips against the same facts.
 """
 
+import math
 import random
 import zlib
 from collections.abc import Callable
@@ -42,6 +43,18 @@ class Scene:
     things: list[Thing]
     caption: str = ""
     facts: dict = field(default_factory=dict)  # the ground truth the caption states
+
+    def box_mask(self, size: int) -> np.ndarray:
+        """(T, size, size) bool: the cells of a size x size grid over the frame that a thing's box covers,
+        with a pixel's margin (anti-aliased edges, the width of a figure's strokes)."""
+        cell = SIZE / size
+        mask = np.zeros((len(self.things[0].x) if self.things else FRAMES, size, size), dtype=bool)
+        for thing in self.things:
+            for t in range(len(mask)):
+                x0, y0, x1, y1 = thing.box(t)
+                top, left = max(0, int((y0 - 1) // cell)), max(0, int((x0 - 1) // cell))
+                mask[t, top: math.ceil((y1 + 1) / cell), left: math.ceil((x1 + 1) / cell)] = True
+        return mask
 
 
 def is_held_out(colour: str, kind: str, motion: str) -> bool:
