@@ -53,6 +53,8 @@ RECIPES = {
     "more-sequences": (True, {"draw_weights": {"sequence": 3.0}}),  # the CPU recipe of steps 22,400-28,000
     # at batch 8 a GPU waits for Python: 8 times the batch costs little more per step (steps 28,000-31,100)
     "more-sequences-batch64": (True, {"draw_weights": {"sequence": 3.0}, "batch": 64}),
+    # the loss weighs the things' boxes too (train.py's --box-weight): a still clip has no motion to weight
+    "boxes-batch64": (True, {"draw_weights": {"sequence": 3.0}, "batch": 64, "box_weight": 3.0}),
     # the pool never runs out: 16 new clips a step, rendered while the GPU trains (train.py's --refresh)
     "fresh-clips-batch64": (True, {"draw_weights": {"sequence": 3.0}, "batch": 64, "refresh": 16,
                                    "refresh_from": CHECKPOINT_STEP}),

@@ -562,7 +562,7 @@ def train(cfg: TrainConfig, run: Path, out: Path, resume_from: Path | None = Non
 
     if tuned or not ckpt_path.exists():
         checkpoint()  # a new run saves where it starts (the autoencoder, before the long stage)
-    running, tick = 0.0, time.time()
+    running, tick = None, time.time()  # the loss's running mean, from this process's first step
     # --stop-at-step 0 ends here: the autoencoder alone, exported to be judged (bench autoencoder)
     while step < cfg.steps and step != stop_at_step:
         for group in opt.param_groups:
@@ -579,7 +579,7 @@ def train(cfg: TrainConfig, run: Path, out: Path, resume_from: Path | None = Non
         with torch.no_grad():
             torch._foreach_lerp_(ema_params, params, 1 - cfg.ema)
         step += 1
-        running = 0.98 * running + 0.02 * loss.item() if step > 1 else loss.item()
+        running = loss.item() if running is None else 0.98 * running + 0.02 * loss.item()
         if step % 50 == 0:
             log(f"step {step} loss {running:.4f} lr {lr_at(step, cfg):.2e} {(time.time() - tick) / 50:.2f}s/step"
                 + pool.status())
