@@ -1,4 +1,4 @@
-"""`python -m sora_core.bench quality`: the built-in model's table, its misses and contact sheet."""
+"""`python -m sora_core.bench quality` (its table, misses and contact sheet) and the one-kind benches beside it."""
 
 import random
 import sys
@@ -7,6 +7,7 @@ from dataclasses import replace
 from PIL import Image
 
 from bench.relations import things_and_side
+from bench.sequences import halves_right
 from sora_core import bench
 from sora_core.world import render
 from sora_core.world.scenes import held_out_scenes
@@ -45,3 +46,13 @@ def test_relations_tells_one_blob_from_two_things_placed_wrong():
     touching = replace(scene, things=[a, replace(b, x=(a.x + b.x) / 2 + (b.x - a.x) * 0.1,
                                                y=(a.y + b.y) / 2 + (b.y - a.y) * 0.1)])
     assert things_and_side(render(touching, seed=0), scene) == (1, True)  # one blob, colours on the asked sides
+
+
+def test_sequences_reads_a_clip_on_the_background_it_shows_when_the_caption_names_none():
+    scene = held_out_scenes(random.Random(5), 1, lambda s: s.kind == "sequence" and "background" not in s.facts)[0]
+    other = next(name for name in ("sky", "grass", "night", "studio") if name != scene.background)
+    drawn_elsewhere = render(replace(scene, background=other), seed=0)  # any background is right here
+    assert halves_right(drawn_elsewhere, scene) == (True, True)
+    still = drawn_elsewhere.copy()
+    still[:] = drawn_elsewhere[0]
+    assert halves_right(still, scene) != (True, True)
