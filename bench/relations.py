@@ -16,14 +16,12 @@ sys.path.insert(0, str(ROOT))
 
 from bench.held_out import clips, parse_args, scenes_of  # noqa: E402
 from sora_core.world import render  # noqa: E402
-from sora_core.world.score import as_shown, background, count_of, foreground, relation_of  # noqa: E402
+from sora_core.world.score import as_shown, count_of, relation_of  # noqa: E402
 
 
 def things_and_side(frames, scene) -> tuple[int, bool]:
     """How many things the clip shows, and whether the relation read from their colours is the one asked."""
-    shown = as_shown(frames, scene)
-    bg = background(shown)
-    mask = foreground(frames, bg)
+    shown, bg, mask = as_shown(frames, scene)
     return count_of(mask), relation_of(frames, mask, shown, bg) == scene.facts["relation"]
 
 

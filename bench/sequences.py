@@ -20,15 +20,14 @@ from bench.held_out import clips, parse_args, scenes_of  # noqa: E402
 from sora_core.tiny.pipeline import SoraTinyPipeline  # noqa: E402
 from sora_core.world import render  # noqa: E402
 from sora_core.world.scenes import FRAMES  # noqa: E402
-from sora_core.world.score import as_shown, background, foreground, sequence_halves  # noqa: E402
+from sora_core.world.score import as_shown, sequence_halves  # noqa: E402
 
 
 def halves_right(frames, scene) -> tuple[bool, bool]:
     """Whether each half does its motion, read against the background the clip shows where the
     caption names none (as `bench quality` reads it)."""
-    shown = as_shown(frames, scene)
-    bg = background(shown)
-    first, then = sequence_halves(frames, foreground(frames, bg), shown, bg)
+    shown, bg, mask = as_shown(frames, scene)
+    first, then = sequence_halves(frames, mask, shown, bg)
     return first == scene.facts["motion"], then == scene.facts["then"]
 
 

@@ -281,27 +281,30 @@ def asked(scene: Scene) -> dict[str, str]:
     return {name: worded.get(name, facts.get(name)) for name in [*QUESTIONS[scene.kind], "style"]}
 
 
-def setting_of(frames: np.ndarray, scene: Scene) -> str:
-    """The background a clip shows: the world's nearest to its still parts (the median over time),
-    drawn in the scene's style."""
-    settings = {name: np.median(background(replace(scene, background=name)), 0) for name in vocab.BACKGROUNDS}
-    return _nearest(np.median(frames, 0), settings)
+def setting_of(frames: np.ndarray, scene: Scene) -> tuple[str, np.ndarray]:
+    """The background a clip shows, and its empty-scene render: the world's nearest to the clip's
+    still parts (the median over time), drawn in the scene's style."""
+    renders = {name: background(replace(scene, background=name)) for name in vocab.BACKGROUNDS}
+    name = _nearest(np.median(frames, 0), {name: np.median(r, 0) for name, r in renders.items()})
+    return name, renders[name]
 
 
-def as_shown(frames: np.ndarray, scene: Scene) -> Scene:
-    """The scene a clip is read against. Where the caption names no background any is right, so that
-    is the one the clip shows, not the one the world happened to draw."""
+def as_shown(frames: np.ndarray, scene: Scene) -> tuple[Scene, np.ndarray, np.ndarray]:
+    """The scene a clip is read against, its background render and the clip's foreground there.
+    Where the caption names no background any is right, so that is the one the clip shows, not the
+    one the world happened to draw."""
     if "background" in scene.facts:
-        return scene
-    return replace(scene, background=setting_of(frames, scene))
+        bg = background(scene)
+    else:
+        name, bg = setting_of(frames, scene)
+        scene = replace(scene, background=name)
+    return scene, bg, foreground(frames, bg)
 
 
 def seen(frames: np.ndarray, scene: Scene) -> dict[str, object]:
     """What the scorer reads in the clip (against `as_shown`): an answer to each of `asked(scene)`'s
     questions, and the flicker as a number."""
-    scene = as_shown(frames, scene)
-    bg = background(scene)
-    mask = foreground(frames, bg)
+    scene, bg, mask = as_shown(frames, scene)
     readers = {
         "colour": lambda: colour_of(frames, mask, scene, bg),
         "object": lambda: kind_of(frames, mask, scene, bg),
