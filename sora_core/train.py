@@ -70,6 +70,10 @@ class TrainConfig:
     # The tuned decoder hears the prompt (TinyFrameAutoencoder's text_dim), from the trained text
     # encoder: the video model's latents do not carry what tells realistic from plain (docs/TRAINING.md).
     decoder_text: bool = False
+    # The share of the tune's clips whose latents the video model remakes first (`remake_latents`): the
+    # decoder then learns to paint the truth from latents with the model's own errors (a cube's
+    # corners rounded), not only from the encoder's latents with Gaussian jitter (0: none).
+    decoder_remade: float = 0.0
     steps: int = 14000
     batch: int = 8
     lr: float = 3e-4
@@ -210,20 +214,25 @@ def reconstruction_loss(recon: torch.Tensor, x: torch.Tensor, edge_weight: float
 
 def fit_frames(ae: TinyFrameAutoencoder, flat: np.ndarray, steps: int, lr: float, cfg: TrainConfig,
                gen: np.random.Generator, edge_weight: float = 0.0, texture_weight: float = 0.0,
-               jitter: float = 0.0, name: str = "ae", texts: torch.Tensor | None = None) -> None:
+               jitter: float = 0.0, name: str = "ae", texts: torch.Tensor | None = None,
+               latents: torch.Tensor | None = None) -> None:
     """The autoencoder's training loop: batches of `cfg.ae_batch` frames, AdamW with cosine decay, on
     the parameters that require grad (all of them in the first stage, the decoder's when tuning).
     `jitter` adds Gaussian noise to each frame's latents, of a standard deviation drawn from 0 to it
     (in the normalised latents' units), so that a tuned decoder meets latents as imperfect as the
     video model's, not only the encoder's. `texts` (one pooled prompt per frame of `flat`) is what a
-    decoder that hears text hears."""
+    decoder that hears text hears; `latents` (normalised, one per frame), what it decodes instead of
+    the encoder's latents of `flat` (a tune: the encoder is frozen)."""
     opt = torch.optim.AdamW([p for p in ae.parameters() if p.requires_grad], lr=lr)
     for step in range(steps):
         for group in opt.param_groups:
             group["lr"] = lr * 0.5 * (1 + math.cos(math.pi * step / steps))
         idx = gen.integers(0, len(flat), cfg.ae_batch)
         x = to_pixels(flat[idx])
-        z = ae.encoder(x)
+        if latents is None:
+            z = ae.encoder(x)
+        else:
+            z = latents[idx].float() / ae.config.scaling_factor + ae.config.shift_factor
         if jitter:
             sigma = jitter * gen.random((len(z), 1, 1, 1)) / ae.config.scaling_factor
             z = z + torch.from_numpy(sigma * gen.standard_normal(z.shape)).float()
@@ -245,16 +254,53 @@ def train_autoencoder(cfg: TrainConfig, frames: np.ndarray) -> TinyFrameAutoenco
     return fit_latent_stats(ae, flat[gen.integers(0, len(flat), cfg.ae_stats_frames)])
 
 
+@torch.no_grad()
+def remake_latents(unet: TinyVideoUNet, text_encoder: TinyTextEncoder, tokenizer, latents: torch.Tensor,
+                   captions: list[str], seed: int, steps: int = 5, lowest: float = 0.3, highest: float = 0.7,
+                   guidance: float = 4.0, batch: int = 8) -> torch.Tensor:
+    """The video model's own version of clean latents (N, C, T, h, w): each clip noised to a level drawn
+    from `lowest` to `highest` and denoised back in `steps` Euler steps with its caption and the
+    pipeline's guidance (SDEdit). The layout stays the truth's, the details are the model's, errors
+    and all: what a decoder tuned on them learns to paint as the truth."""
+    gen = torch.Generator().manual_seed(seed)
+    out = []
+    for i in range(0, len(latents), batch):
+        x0, prompts = latents[i:i + batch].float(), captions[i:i + batch]
+        b, _, t, _, _ = x0.shape
+        tokens, mask, pooled, clauses = encode_text(tokenizer, text_encoder, [""] * b + prompts)
+        start = lowest + (highest - lowest) * torch.rand(b, generator=gen)
+        x = (1 - start[:, None, None, None, None]) * x0 + start[:, None, None, None, None] * torch.randn(
+            x0.shape, generator=gen)
+        empty, none_given = torch.zeros_like(x0).repeat(2, 1, 1, 1, 1), torch.zeros(2 * b, t)
+        for k in range(steps):
+            sigma, after = start * (1 - k / steps), start * (1 - (k + 1) / steps)
+            velocity = unet(x.repeat(2, 1, 1, 1, 1), sigma.repeat(2)[:, None].expand(2 * b, t), empty, none_given,
+                            tokens, mask, pooled, clauses)
+            uncond, text = velocity.chunk(2)
+            x = x + (after - sigma)[:, None, None, None, None] * (uncond + guidance * (text - uncond))
+        out.append(x.half())
+    return torch.cat(out)
+
+
 def tune_decoder(cfg: TrainConfig, ae: TinyFrameAutoencoder, done: int, text_encoder: TinyTextEncoder,
-                 tokenizer) -> TinyFrameAutoencoder:
+                 tokenizer, unet: TinyVideoUNet) -> TinyFrameAutoencoder:
     """Trains the decoder alone on the pool's first `decoder_clips` clips, from `done` steps (of earlier
     tunes) to `decoder_steps`, with the edge and texture terms in its loss. The encoder stays as it is,
     and so do the latents the video model learns on and the preview's RGB map: a decoder tuned at any
     step of a run fits the video model as it is. With `decoder_text`, the decoder grows the ears to
     hear each clip's caption (through `text_encoder`, as it is now; a tenth of them dropped, as the
-    video model trains) and learns to use them; returns the autoencoder, grown or not."""
+    video model trains) and learns to use them; with `decoder_remade`, it decodes that share of the
+    clips as `unet` remakes them. Returns the autoencoder, grown or not."""
     frames, captions = render_pool(replace(cfg, pool_clips=cfg.decoder_clips), processes=cfg.threads)
     gen = np.random.default_rng(cfg.seed + 1 + done)
+    latents = None
+    if cfg.decoder_remade:
+        latents = encode_pool(ae, frames)
+        remade = round(cfg.decoder_remade * len(latents))
+        log(f"the video model remakes {remade} of the tune's {len(latents)} clips")
+        latents[:remade] = remake_latents(unet, text_encoder, tokenizer, latents[:remade], captions[:remade],
+                                          cfg.seed + done)
+        latents = latents.transpose(1, 2).flatten(0, 1)  # one per frame of the flat frames
     texts = None
     if cfg.decoder_text and not ae.config.text_dim:
         grown = TinyFrameAutoencoder(**{**dict(ae.config), "text_dim": text_encoder.config.width})
@@ -270,7 +316,8 @@ def tune_decoder(cfg: TrainConfig, ae: TinyFrameAutoencoder, done: int, text_enc
                                 for i in range(0, len(prompts), 256)])
         texts = pooled.repeat_interleave(frames.shape[1], dim=0)  # one per frame of the flat frames
     fit_frames(ae, frames.reshape(-1, 64, 64, 3), cfg.decoder_steps - done, cfg.decoder_lr, cfg, gen,
-               cfg.edge_weight, cfg.texture_weight, cfg.decoder_jitter, name="decoder", texts=texts)
+               cfg.edge_weight, cfg.texture_weight, cfg.decoder_jitter, name="decoder", texts=texts,
+               latents=latents)
     return ae.eval().requires_grad_(False)
 
 
@@ -533,7 +580,7 @@ def train(cfg: TrainConfig, run: Path, out: Path, resume_from: Path | None = Non
                          f"train to --steps {cfg.steps} first, then run again with --tune-decoder")
     if tuned:
         log(f"tuning the decoder, steps {decoder_steps} to {cfg.decoder_steps}")
-        ae = tune_decoder(cfg, ae, decoder_steps, ema_text, tokenizer)
+        ae = tune_decoder(cfg, ae, decoder_steps, ema_text, tokenizer, ema_unet)
         decoder_steps = cfg.decoder_steps
     # what the export records: the autoencoder as it is
     cfg = replace(cfg, decoder_steps=decoder_steps, latent_channels=ae.config.latent_channels)
@@ -622,6 +669,8 @@ def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, Train
     parser.add_argument("--texture-weight", type=float, help="the tune's loss's weight on each 4x4 block's spread")
     parser.add_argument("--decoder-jitter", type=float, help="the most noise on the tune's latents, e.g. 0.5")
     parser.add_argument("--decoder-text", action="store_true", help="the tuned decoder hears the prompt")
+    parser.add_argument("--decoder-remade", type=float,
+                        help="the share of the tune's clips the video model remakes first, e.g. 0.4")
     parser.add_argument("--stop-after-minutes", type=float, help="checkpoint and stop after this long")
     parser.add_argument("--stop-at-step", type=int, help="checkpoint and stop at this step")
     parser.add_argument("--device", default="cpu", help="where the diffusion model trains, e.g. cuda")
@@ -632,7 +681,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, Train
                       clause_attention=args.clause_attention, clause_film=args.clause_film)
     for name in ("steps", "pool_clips", "batch", "threads", "refresh", "refresh_from", "decoder_steps",
                  "texture_weight", "decoder_jitter", "latent_channels", "ae_steps", "ae_edge_weight",
-                 "ae_texture_weight", "decoder_text", "box_weight"):
+                 "ae_texture_weight", "decoder_text", "box_weight", "decoder_remade"):
         if getattr(args, name):
             setattr(cfg, name, getattr(args, name))
     for pair in args.draw_weight:

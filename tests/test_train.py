@@ -35,6 +35,7 @@ from sora_core.train import (
     parse_args,
     pool_scenes,
     reconstruction_loss,
+    remake_latents,
     render_pool,
     train,
 )
@@ -452,3 +453,25 @@ def test_the_box_weight_changes_what_a_run_learns(uninterrupted, tmp_path):
                     for name in ("plain", "boxed"))
     assert not all(torch.equal(plain[k], boxed[k]) for k in plain)
     assert json.loads((tmp_path / "boxed-out" / "training.json").read_text())["config"]["box_weight"] == 3.0
+
+
+def test_the_video_model_remakes_the_truth_in_its_own_way_and_a_tune_decodes_its_remakes(uninterrupted, tmp_path):
+    pipe = SoraTinyPipeline.from_pretrained(uninterrupted / "out")
+    frames, captions = render_pool(toy_config(steps=1))
+    truth = encode_pool(pipe.vae, frames[:2]).float()
+
+    def remake(prompts, level):
+        return remake_latents(pipe.unet, pipe.text_encoder, pipe.tokenizer, truth, prompts, seed=0,
+                              lowest=level, highest=level).float()
+
+    assert torch.allclose(remake(captions[:2], 0.0), truth, atol=1e-2)  # from no noise: the truth itself
+    remade = remake(captions[:2], 0.5)
+    assert remade.shape == truth.shape and not torch.allclose(remade, truth, atol=1e-2)
+    assert not torch.allclose(remake(["a blue star spins", "a cube falls"], 0.5), remade)  # it hears the caption
+    start = uninterrupted / "run" / "checkpoint.pt"
+    cfg = replace(toy_config(steps=4), decoder_steps=3, decoder_clips=2)
+    decoders = []
+    for name, share in (("encoded", 0.0), ("remade", 0.5)):
+        train(replace(cfg, decoder_remade=share), tmp_path / name, tmp_path / f"{name}-out", resume_from=start)
+        decoders.append(load_file(tmp_path / f"{name}-out" / "vae" / "diffusion_pytorch_model.safetensors"))
+    assert not all(torch.equal(decoders[0][k], decoders[1][k]) for k in decoders[0] if k.startswith("decoder."))
