@@ -512,6 +512,25 @@ def export(out: Path, tokenizer, text_encoder, unet, ae, step: int, cfg: TrainCo
     shutil.rmtree(old, ignore_errors=True)
 
 
+def pool_latents(cfg: TrainConfig, path: Path, ae: TinyFrameAutoencoder | None):
+    """The pool as latents and captions, cached at `path`; a new run renders it and trains its
+    autoencoder on it first. Returns the autoencoder, the latents and the captions."""
+    if path.exists():
+        pool = torch.load(path)
+        latents, captions = pool["latents"], pool["captions"]
+    else:
+        frames, captions = render_pool(cfg, processes=cfg.threads)
+        if ae is None:
+            ae = train_autoencoder(cfg, frames)
+        log("encoding the pool")
+        latents = encode_pool(ae, frames)
+        del frames
+        torch.save({"latents": latents, "captions": captions}, path)
+    if len(captions) != cfg.pool_clips:
+        raise ValueError(f"{path} holds {len(captions)} clips, the config asks for {cfg.pool_clips}")
+    return ae, latents, captions
+
+
 def train(cfg: TrainConfig, run: Path, out: Path, resume_from: Path | None = None,
           stop_after_minutes: float | None = None, device: str = "cpu", stop_at_step: int | None = None,
           init_from: Path | None = None) -> None:
@@ -532,25 +551,16 @@ def train(cfg: TrainConfig, run: Path, out: Path, resume_from: Path | None = Non
         raise ValueError("a decoder that hears text needs a trained text encoder: resume from a checkpoint "
                          "of the video model (--resume-from or --init-from)")
 
-    # stages 1-2: the pool's latents are cached; the autoencoder travels in the checkpoint
-    latents_path = run / "pool_latents.pt"
+    # stages 1-2; the autoencoder travels in the checkpoint. A run with no diffusion step left (a decoder
+    # tune alone) needs no pool: rendering and encoding it took 8 minutes.
     ae = TinyFrameAutoencoder(**state["ae_config"]) if state else None
     if ae is not None:
         ae.load_state_dict(state["ae"])
-    if latents_path.exists():
-        pool = torch.load(latents_path)
-        latents, captions = pool["latents"], pool["captions"]
-    else:
-        frames, captions = render_pool(cfg, processes=cfg.threads)
-        if ae is None:
-            ae = train_autoencoder(cfg, frames)
-        log("encoding the pool")
-        latents = encode_pool(ae, frames)
-        del frames
-        torch.save({"latents": latents, "captions": captions}, latents_path)
+    trained = state is not None and "unet" in state and state["step"] >= cfg.steps
+    latents = captions = None
+    if not trained:
+        ae, latents, captions = pool_latents(cfg, run / "pool_latents.pt", ae)
     ae.eval().requires_grad_(False)
-    if len(captions) != cfg.pool_clips:
-        raise ValueError(f"{latents_path} holds {len(captions)} clips, the config asks for {cfg.pool_clips}")
 
     # stage 3
     torch.manual_seed(cfg.seed)
@@ -584,7 +594,7 @@ def train(cfg: TrainConfig, run: Path, out: Path, resume_from: Path | None = Non
         decoder_steps = cfg.decoder_steps
     # what the export records: the autoencoder as it is
     cfg = replace(cfg, decoder_steps=decoder_steps, latent_channels=ae.config.latent_channels)
-    pool = LatentPool(cfg, latents, captions, ae, step, device)
+    pool = None if trained else LatentPool(cfg, latents, captions, ae, step, device)
     for model in (text_encoder, unet, ema_text, ema_unet):
         model.to(device)
     params = list(text_encoder.parameters()) + list(unet.parameters())
@@ -638,7 +648,8 @@ def train(cfg: TrainConfig, run: Path, out: Path, resume_from: Path | None = Non
         if stop:
             log("stopping: " + ("time limit" if out_of_time else f"step {step}"))
             break
-    pool.close()
+    if pool is not None:
+        pool.close()
 
 
 def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, TrainConfig]:

@@ -230,6 +230,7 @@ def test_tuning_the_decoder_keeps_the_encoder_and_the_video_model(uninterrupted,
     shipped_unet, unet = weights(uninterrupted / "out", "unet"), weights(tmp_path / "out", "unet")
     assert all(torch.equal(unet[k], shipped_unet[k]) for k in shipped_unet)  # the step it was at: no step more
     assert json.loads((tmp_path / "out" / "training.json").read_text())["config"]["decoder_steps"] == 3
+    assert not (tmp_path / "run" / "pool_latents.pt").exists()  # no diffusion step to take: no pool made
     train(replace(cfg, steps=6), tmp_path / "run", tmp_path / "on")  # resumed: tuned once, not again
     assert all(torch.equal(weights(tmp_path / "on", "vae")[k], after[k]) for k in after)
     train(replace(cfg, steps=8, decoder_steps=0), tmp_path / "run", tmp_path / "on")  # without the option
