@@ -512,7 +512,8 @@ def export(out: Path, tokenizer, text_encoder, unet, ae, step: int, cfg: TrainCo
     shutil.rmtree(old, ignore_errors=True)
 
 
-def pool_latents(cfg: TrainConfig, path: Path, ae: TinyFrameAutoencoder | None):
+def pool_latents(cfg: TrainConfig, path: Path,
+                 ae: TinyFrameAutoencoder | None) -> tuple[TinyFrameAutoencoder, torch.Tensor, list[str]]:
     """The pool as latents and captions, cached at `path`; a new run renders it and trains its
     autoencoder on it first. Returns the autoencoder, the latents and the captions."""
     if path.exists():
