@@ -33,12 +33,14 @@ from sora_core.train import (
     load_grown,
     lr_at,
     parse_args,
+    pool_boxes,
     pool_scenes,
     reconstruction_loss,
     remake_latents,
     render_pool,
     train,
 )
+from sora_core.world.score import background, foreground
 
 
 def toy_config(steps: int) -> TrainConfig:
@@ -321,11 +323,13 @@ def test_the_command_line_sets_the_recipe_of_the_shipped_weights():
                             "--steps", "33100", "--batch", "64", "--threads", "16", "--device", "cuda",
                             "--refresh", "16", "--refresh-from", "31100", "--clause-film", "--latent-channels", "16",
                             "--ae-steps", "6000", "--ae-edge-weight", "0.5", "--tune-decoder", "3000",
-                            "--texture-weight", "5", "--ae-texture-weight", "2", "--decoder-jitter", "0.5"])
+                            "--texture-weight", "5", "--ae-texture-weight", "2", "--decoder-jitter", "0.5",
+                            "--decoder-box-weight", "4"])
     assert (cfg.pool_clips, cfg.batch, cfg.threads, cfg.steps) == (12000, 64, 16, 33100)
     assert (cfg.refresh, cfg.refresh_from) == (16, 31100) and cfg.clause_film
     assert (cfg.latent_channels, cfg.ae_steps, cfg.ae_edge_weight) == (16, 6000, 0.5)
     assert (cfg.decoder_steps, cfg.texture_weight, cfg.ae_texture_weight, cfg.decoder_jitter) == (3000, 5.0, 2.0, 0.5)
+    assert cfg.decoder_box_weight == 4.0
     assert cfg.draw_weights == {"sequence": 3.0} and cfg.restarts == (28000, 31100)
     assert cfg.temporal_attention and cfg.carry_condition and cfg.clause_attention and args.device == "cuda"
     defaults = parse_args([])[1]
@@ -333,7 +337,7 @@ def test_the_command_line_sets_the_recipe_of_the_shipped_weights():
     assert (defaults.refresh, defaults.clause_film) == (0, False)
     assert (defaults.latent_channels, defaults.ae_steps, defaults.ae_edge_weight) == (8, 3000, 0.0)
     assert (defaults.decoder_steps, defaults.texture_weight, defaults.ae_texture_weight) == (0, 0.0, 0.0)
-    assert defaults.decoder_jitter == 0.0
+    assert defaults.decoder_jitter == defaults.decoder_box_weight == 0.0
     with pytest.raises(SystemExit):
         parse_args(["--draw-weight", "sequence"])
 
@@ -474,5 +478,36 @@ def test_the_video_model_remakes_the_truth_in_its_own_way_and_a_tune_decodes_its
     decoders = []
     for name, share in (("encoded", 0.0), ("remade", 0.5)):
         train(replace(cfg, decoder_remade=share), tmp_path / name, tmp_path / f"{name}-out", resume_from=start)
+        decoders.append(load_file(tmp_path / f"{name}-out" / "vae" / "diffusion_pytorch_model.safetensors"))
+    assert not all(torch.equal(decoders[0][k], decoders[1][k]) for k in decoders[0] if k.startswith("decoder."))
+
+
+def test_the_weight_makes_an_error_inside_a_box_cost_more_than_one_outside():
+    truth = torch.zeros(1, 3, 64, 64)
+    box = torch.zeros(1, 1, 64, 64)
+    box[..., 10:20, 10:20] = 1
+    inside, outside = truth.clone(), truth.clone()
+    inside[..., 10:20, 10:20] = 0.5
+    outside[..., 40:50, 40:50] = 0.5
+    assert torch.isclose(reconstruction_loss(inside, truth), reconstruction_loss(outside, truth))
+    weight = 1 + 4 * box
+    assert reconstruction_loss(inside, truth, weight=weight) > 2 * reconstruction_loss(outside, truth, weight=weight)
+
+
+def test_the_decoder_tune_weighs_the_pixels_of_the_pools_things(uninterrupted, tmp_path):
+    cfg = toy_config(steps=4)
+    frames, _ = render_pool(cfg)
+    boxes = pool_boxes(cfg, 64)
+    assert boxes.shape == frames.shape[:4]
+    # the boxes are the clips' own: where a clip differs from its empty scene lies inside them (a
+    # pixel-art block or a soft shadow may spill over)
+    for clip, box, scene in zip(frames, boxes, pool_scenes(cfg), strict=True):
+        things = foreground(clip, background(scene))
+        assert things.any() and (things & box).sum() >= 0.9 * things.sum()
+    start = uninterrupted / "run" / "checkpoint.pt"
+    tune = replace(cfg, decoder_steps=3, decoder_clips=2)
+    decoders = []
+    for name, weight in (("plain", 0.0), ("boxed", 4.0)):
+        train(replace(tune, decoder_box_weight=weight), tmp_path / name, tmp_path / f"{name}-out", resume_from=start)
         decoders.append(load_file(tmp_path / f"{name}-out" / "vae" / "diffusion_pytorch_model.safetensors"))
     assert not all(torch.equal(decoders[0][k], decoders[1][k]) for k in decoders[0] if k.startswith("decoder."))
