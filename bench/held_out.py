@@ -1,5 +1,5 @@
-"""What the one-kind benches share (bench/sequences.py, bench/relations.py): their command line, the
-held-out scenes of one kind, and each exported pipeline's clips of them, scene i from seed i."""
+"""What the one-kind benches share (bench/sequences.py, bench/relations.py, bench/things.py): their
+command line, the held-out scenes of one kind, and each exported pipeline's clips of them, scene i from seed i."""
 
 import argparse
 import random

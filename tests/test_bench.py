@@ -8,6 +8,7 @@ from PIL import Image
 
 from bench.relations import things_and_side
 from bench.sequences import halves_right
+from bench.things import drawn
 from sora_core import bench
 from sora_core.world import render
 from sora_core.world.scenes import held_out_scenes
@@ -56,3 +57,14 @@ def test_sequences_reads_a_clip_on_the_background_it_shows_when_the_caption_name
     still = drawn_elsewhere.copy()
     still[:] = drawn_elsewhere[0]
     assert halves_right(still, scene) != (True, True)
+
+
+def test_things_tells_a_thing_too_many_from_as_many_as_asked():
+    single = held_out_scenes(random.Random(5), 1, lambda s: s.kind == "single")[0]
+    thing = single.things[0]
+    assert drawn(render(single, seed=0), single) == "as asked"
+    ghost = replace(thing, y=thing.y - 24 if thing.y[0] > 32 else thing.y + 24)  # the same thing, above or below
+    assert drawn(render(replace(single, things=[thing, ghost]), seed=0), single) == "more"
+    relation = held_out_scenes(random.Random(5), 1, lambda s: s.kind == "relation")[0]
+    assert drawn(render(relation, seed=0), relation) == "as asked"
+    assert drawn(render(replace(relation, things=relation.things[:1]), seed=0), relation) == "fewer"
