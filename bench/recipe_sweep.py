@@ -31,6 +31,8 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.things import KINDS as COUNTED_KINDS  # noqa: E402
+from bench.things import drawn  # noqa: E402
 from sora_core.tiny.model import TinyFrameAutoencoder  # noqa: E402
 from sora_core.tiny.pipeline import SoraTinyPipeline  # noqa: E402
 from sora_core.train import TrainConfig, encode_pool, render_pool, train  # noqa: E402
@@ -77,14 +79,17 @@ def make_pool(work: Path, device: str, cfg: TrainConfig, autoencoder: Path) -> P
 
 @torch.no_grad()
 def evaluate(pipe: SoraTinyPipeline, prompts: int, continuations: int, seed: int = 12345) -> dict:
-    """The first `prompts` held-out prompts of `bench quality` and its continuations, same seeds."""
+    """The first `prompts` held-out prompts of `bench quality` and its continuations, same seeds; and
+    per kind, how often a clip shows as many things as asked (bench/things.py)."""
     pipe.set_progress_bar_config(disable=True)
     results: dict[str, list] = {}
     held_out, extended = evaluation_scenes(seed, prompts, continuations)
     for i, scene in enumerate(held_out):
-        frames = pipe(scene.caption, generator=torch.Generator().manual_seed(i)).frames[0]
-        for name, value in score(to_uint8(frames), scene).items():
+        clip = to_uint8(pipe(scene.caption, generator=torch.Generator().manual_seed(i)).frames[0])
+        for name, value in score(clip, scene).items():
             results.setdefault(name, []).append(float(value))
+        if scene.kind in COUNTED_KINDS:
+            results.setdefault(f"things as asked ({scene.kind})", []).append(float(drawn(clip, scene) == "as asked"))
     for i, scene in enumerate(extended):
         real = render(scene, seed=i)
         frames = pipe(scene.caption, condition_frames=real[:4].astype(np.float32) / 255,
