@@ -1,5 +1,6 @@
-"""What the one-kind benches share (bench/sequences.py, bench/relations.py, bench/things.py): their
-command line, the held-out scenes of one kind, and each exported pipeline's clips of them, scene i from seed i."""
+"""What the benches of held-out prompts share (bench/sequences.py, bench/relations.py, bench/things.py):
+their command line, the held-out scenes of one kind, and each exported pipeline's clips of a list of
+scenes, scene i from seed i."""
 
 import argparse
 import random
