@@ -38,8 +38,8 @@ from diffusers import FlowMatchEulerDiscreteScheduler
 from .preview import fit_rgb_projection
 from .tiny.model import TinyFrameAutoencoder, TinyTextEncoder, TinyVideoUNet
 from .tiny.pipeline import SoraTinyPipeline, encode_text
-from .tiny.tokenizer import build_tokenizer
-from .world import Scene, render, sample_scene
+from .tiny.tokenizer import MAX_TOKENS, build_tokenizer, split_words
+from .world import SIZE, Scene, render, sample_scene, vocab
 from .world.scenes import KIND_WEIGHTS
 
 
@@ -95,6 +95,11 @@ class TrainConfig:
     # and on the latents inside the things' boxes (the world's truth): a still clip, a relation or a
     # count at rest, has no motion to weight, and its things are a tenth of the frame (0: none)
     box_weight: float = 0.0
+    # and on the text encoder reading where each named thing is (`place_loss`): trained by the diffusion
+    # loss alone, a word's state hardly depends on its sentence (the shipped encoder's "red" in "a red
+    # ball above a blue cube" and in "... below a blue cube" agree to cosine 0.99), so the U-Net cannot
+    # tell which thing goes on top, and relations came out with their sides swapped (0: none)
+    place_weight: float = 0.0
     # From this step on, noise levels are shifted toward pure noise (SD3's shift, 3): the first
     # sampling steps decide the layout, and plain logit-normal rarely trains sigma > 0.9.
     high_noise_from: int = 5500
@@ -141,6 +146,25 @@ def pool_scenes(cfg: TrainConfig) -> list[Scene]:
 def pool_boxes(cfg: TrainConfig, size: int) -> np.ndarray:
     """(N, T, size, size) bool: the things' boxes in each of the pool's clips, frame by frame."""
     return np.stack([scene.box_mask(size) for scene in pool_scenes(cfg)])
+
+
+COLOUR_OF = {word: colour for colour, words in vocab.COLOUR_WORDS.items() for word in words}
+THING_WORDS = {word for words in [*vocab.OBJECT_WORDS.values(), *vocab.OBJECT_PLURALS.values()] for word in words}
+
+
+def word_places(scene: Scene) -> tuple[np.ndarray, np.ndarray]:
+    """Where the caption's things are, word by word: (MAX_TOKENS, 4) float32, for each word that names a
+    thing (a colour word and the object word after it) where its things start and end (x, y in the
+    first frame and the last, in -1..1; a count's things by their mean), and (MAX_TOKENS,) bool marking
+    those words. The tokenizer splits words as `split_words` does, so word i is token i."""
+    words = split_words(scene.caption)[:MAX_TOKENS]
+    places, named = np.zeros((MAX_TOKENS, 4), np.float32), np.zeros(MAX_TOKENS, bool)
+    for i in range(len(words) - 1):
+        things = [t for t in scene.things if t.colour == COLOUR_OF.get(words[i])]
+        if words[i + 1] in THING_WORDS and things:  # not "on a green field", "under a blue sky"
+            places[i: i + 2] = np.mean([[t.x[0], t.y[0], t.x[-1], t.y[-1]] for t in things], axis=0) / (SIZE / 2) - 1
+            named[i: i + 2] = True
+    return places, named
 
 
 class ClipRenderer:
@@ -399,6 +423,10 @@ class LatentPool:
         scenes = pool_scenes(cfg)
         self.weights = clip_weights(cfg, [scene.kind for scene in scenes])
         self.boxes = torch.from_numpy(np.stack([self._boxes(s) for s in scenes])) if cfg.box_weight else None
+        self.places = self.named = None  # each clip's `word_places`
+        if cfg.place_weight:
+            places, named = zip(*map(word_places, scenes), strict=True)
+            self.places, self.named = torch.from_numpy(np.stack(places)), torch.from_numpy(np.stack(named))
         self.made = cfg.pool_clips  # clips of the stream made so far
         self._renderer = None
         if cfg.refresh:
@@ -427,6 +455,9 @@ class LatentPool:
                 self.weights[slot] = self.cfg.draw_weights.get(scene.kind, 1.0)
             if self.boxes is not None:
                 self.boxes[slot] = torch.from_numpy(self._boxes(scene))
+            if self.places is not None:
+                places, named = word_places(scene)
+                self.places[slot], self.named[slot] = torch.from_numpy(places), torch.from_numpy(named)
             self.made += 1
 
     def status(self) -> str:
@@ -446,10 +477,19 @@ def draw_clips(weights: torch.Tensor | None, pool_size: int, batch: int, gen: to
     return torch.multinomial(weights, batch, replacement=True, generator=gen)
 
 
+def place_loss(head: torch.nn.Linear, tokens: torch.Tensor, places: torch.Tensor, named: torch.Tensor) -> torch.Tensor:
+    """How far `head` reads each thing-naming word's state (tokens: B, L, D) from where its thing is
+    (`word_places`: places B, L, 4 and named B, L): the mean squared error over the named words."""
+    error = ((head(tokens) - places) ** 2).mean(dim=-1)
+    return (error * named).sum() / named.sum().clamp(min=1)
+
+
 def diffusion_loss(unet, text_encoder, tokenizer, x0, captions, cfg: TrainConfig, gen: torch.Generator,
-                   step: int, boxes: torch.Tensor | None = None):
+                   step: int, boxes: torch.Tensor | None = None,
+                   places: tuple[torch.nn.Linear, torch.Tensor, torch.Tensor] | None = None):
     """The flow-matching loss of a batch of clean latents x0 (B, C, T, h, w); `boxes` (B, T, h, w) marks
-    the latents inside the things' boxes, weighted by `cfg.box_weight`."""
+    the latents inside the things' boxes, weighted by `cfg.box_weight`. `places`, a head and the batch's
+    `word_places`, adds `place_loss` weighted by `cfg.place_weight`."""
     # random draws come from the CPU generator whatever the device, so a seed means the same run
     b, c, t, h, w = x0.shape
     device = x0.device
@@ -474,7 +514,12 @@ def diffusion_loss(unet, text_encoder, tokenizer, x0, captions, cfg: TrainConfig
     if boxes is not None:
         weight = weight + cfg.box_weight * boxes[:, None].to(weight.dtype)
     weight = weight * (1 - cond_mask)[:, None, :, None, None]
-    return ((pred - target) ** 2 * weight).sum() / (weight.sum() * c)
+    loss = ((pred - target) ** 2 * weight).sum() / (weight.sum() * c)
+    if places is not None:
+        head, where, named = places
+        kept = torch.tensor([bool(prompt) for prompt in prompts], device=device)  # a dropped caption names nothing
+        loss = loss + cfg.place_weight * place_loss(head, tokens, where, named & kept[:, None])
+    return loss
 
 
 def lr_at(step: int, cfg: TrainConfig) -> float:
@@ -619,16 +664,28 @@ def train(cfg: TrainConfig, run: Path, out: Path, resume_from: Path | None = Non
     clause = [p for name, p in unet.named_parameters() if name.endswith("clause_bias")]
     rest = [p for p in params if all(p is not q for q in clause)]
     groups = [{"params": rest}] + ([{"params": clause, "lr_scale": cfg.clause_lr_scale}] if clause else [])
+    # the head that reads the places from the text (`place_loss`) trains with it and is not exported
+    place_head = torch.nn.Linear(text_encoder.config.width, 4).to(device) if cfg.place_weight else None
+    had_head = bool(state and "place_head" in state)
+    if had_head and place_head is None and opt_state:
+        raise ValueError("this checkpoint trained with --place-weight: give it again to go on (its optimiser "
+                         "holds the head's state), or start from an export with --init-from")
+    if place_head is not None and had_head:
+        place_head.load_state_dict(state["place_head"])
+        groups.append({"params": list(place_head.parameters())})
     opt = torch.optim.AdamW(groups, lr=cfg.lr, weight_decay=0.01)
     if opt_state:
         opt.load_state_dict(opt_state)
+    if place_head is not None and not had_head:  # new: the optimiser's state of the rest goes on
+        opt.add_param_group({"params": list(place_head.parameters())})
     ema_params = list(ema_text.parameters()) + list(ema_unet.parameters())
 
     def checkpoint() -> None:
         torch.save({"step": step, "ae": ae.state_dict(), "ae_config": dict(ae.config), "text_encoder":
                     text_encoder.state_dict(), "unet": unet.state_dict(), "ema_text": ema_text.state_dict(),
                     "ema_unet": ema_unet.state_dict(), "opt": opt.state_dict(), "gen": gen.get_state(),
-                    "decoder_steps": decoder_steps},
+                    "decoder_steps": decoder_steps}
+                   | ({"place_head": place_head.state_dict()} if place_head is not None else {}),
                    ckpt_path.with_suffix(".tmp"))
         ckpt_path.with_suffix(".tmp").rename(ckpt_path)
         export(out, tokenizer, ema_text, ema_unet, ae, step, cfg)
@@ -645,10 +702,12 @@ def train(cfg: TrainConfig, run: Path, out: Path, resume_from: Path | None = Non
         idx = draw_clips(pool.weights, cfg.pool_clips, cfg.batch, gen)
         loss = diffusion_loss(unet, text_encoder, tokenizer, pool.latents[idx].float().to(device),
                               [pool.captions[i] for i in idx], cfg, gen, step,
-                              None if pool.boxes is None else pool.boxes[idx].to(device))
+                              None if pool.boxes is None else pool.boxes[idx].to(device),
+                              None if place_head is None else (place_head, pool.places[idx].to(device),
+                                                               pool.named[idx].to(device)))
         opt.zero_grad(set_to_none=True)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        torch.nn.utils.clip_grad_norm_(params + ([] if place_head is None else list(place_head.parameters())), 1.0)
         opt.step()
         with torch.no_grad():
             torch._foreach_lerp_(ema_params, params, 1 - cfg.ema)
@@ -688,6 +747,8 @@ def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, Train
     parser.add_argument("--clause-attention", action="store_true", help="each frame weighs the prompt's clauses")
     parser.add_argument("--clause-film", action="store_true", help="each frame's FiLM weighs the clauses too")
     parser.add_argument("--box-weight", type=float, help="extra loss weight inside the things' boxes, e.g. 3")
+    parser.add_argument("--place-weight", type=float,
+                        help="weight of a loss on the text encoder reading where each named thing is, e.g. 1")
     parser.add_argument("--latent-channels", type=int, help="the autoencoder's latent channels (a new run)")
     parser.add_argument("--ae-steps", type=int, help="the autoencoder's training steps (a new run)")
     parser.add_argument("--ae-edge-weight", type=float, help="its loss's weight on pixel differences (a new run)")
@@ -711,7 +772,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, Train
     for name in ("steps", "pool_clips", "batch", "threads", "refresh", "refresh_from", "decoder_steps",
                  "texture_weight", "decoder_jitter", "latent_channels", "ae_steps", "ae_edge_weight",
                  "ae_texture_weight", "decoder_text", "box_weight", "decoder_remade",
-                 "decoder_box_weight"):
+                 "decoder_box_weight", "place_weight"):
         if getattr(args, name):
             setattr(cfg, name, getattr(args, name))
     for pair in args.draw_weight:

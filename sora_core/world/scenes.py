@@ -263,7 +263,8 @@ SEQUENCE_FIRST = ["left", "right", "up", "grow", "shrink", "spin", "jump"]
 SEQUENCE_THEN = ["left", "right", "jump", "grow", "shrink", "spin"]
 
 
-def _two_things(rng: random.Random) -> tuple[tuple[str, str], tuple[str, str]]:
+def two_things(rng: random.Random) -> tuple[tuple[str, str], tuple[str, str]]:
+    """Two things of different colours (a relation, an interaction: the scorer tells them apart by colour)."""
     c1, c2 = rng.sample(list(vocab.COLOURS), 2)
     return (c1, rng.choice(vocab.OBJECTS)), (c2, rng.choice(vocab.OBJECTS))
 
@@ -282,12 +283,12 @@ def sample_scene(rng: random.Random, held_out: bool = False) -> Scene:
             then = rng.choice([m for m in SEQUENCE_THEN if m != first] + (["fall"] if first == "up" else []))
             things, core, facts = sequence(rng, colour, obj, first, then)
         elif kind == "relation":
-            things, core, facts = relation(rng, *_two_things(rng), rng.choice(vocab.RELATIONS))
+            things, core, facts = relation(rng, *two_things(rng), rng.choice(vocab.RELATIONS))
         elif kind == "count":
             things, core, facts = count(rng, colour, obj, rng.choice([1, 2, 3]),
                                         rng.choice(list(vocab.COUNT_MOTION_WORDS)))
         else:
-            things, core, facts = interaction(rng, *_two_things(rng), rng.choice(vocab.INTERACTIONS))
+            things, core, facts = interaction(rng, *two_things(rng), rng.choice(vocab.INTERACTIONS))
         if holds_held_out_triple(facts) == held_out:
             caption, named = _dress(core, background, style, rng)
             facts |= {"kind": kind, "style": style} | ({"background": background} if named else {})
