@@ -100,6 +100,7 @@ class TrainConfig:
     # ball above a blue cube" and in "... below a blue cube" agree to cosine 0.99), so the U-Net cannot
     # tell which thing goes on top, and relations came out with their sides swapped (0: none)
     place_weight: float = 0.0
+    place_batch: int = 64  # captions per step for it, drawn beside the clips: 8 clips hold one relation
     # From this step on, noise levels are shifted toward pure noise (SD3's shift, 3): the first
     # sampling steps decide the layout, and plain logit-normal rarely trains sigma > 0.9.
     high_noise_from: int = 5500
@@ -485,11 +486,9 @@ def place_loss(head: torch.nn.Linear, tokens: torch.Tensor, places: torch.Tensor
 
 
 def diffusion_loss(unet, text_encoder, tokenizer, x0, captions, cfg: TrainConfig, gen: torch.Generator,
-                   step: int, boxes: torch.Tensor | None = None,
-                   places: tuple[torch.nn.Linear, torch.Tensor, torch.Tensor] | None = None):
+                   step: int, boxes: torch.Tensor | None = None):
     """The flow-matching loss of a batch of clean latents x0 (B, C, T, h, w); `boxes` (B, T, h, w) marks
-    the latents inside the things' boxes, weighted by `cfg.box_weight`. `places`, a head and the batch's
-    `word_places`, adds `place_loss` weighted by `cfg.place_weight`."""
+    the latents inside the things' boxes, weighted by `cfg.box_weight`."""
     # random draws come from the CPU generator whatever the device, so a seed means the same run
     b, c, t, h, w = x0.shape
     device = x0.device
@@ -514,12 +513,7 @@ def diffusion_loss(unet, text_encoder, tokenizer, x0, captions, cfg: TrainConfig
     if boxes is not None:
         weight = weight + cfg.box_weight * boxes[:, None].to(weight.dtype)
     weight = weight * (1 - cond_mask)[:, None, :, None, None]
-    loss = ((pred - target) ** 2 * weight).sum() / (weight.sum() * c)
-    if places is not None:
-        head, where, named = places
-        kept = torch.tensor([bool(prompt) for prompt in prompts], device=device)  # a dropped caption names nothing
-        loss = loss + cfg.place_weight * place_loss(head, tokens, where, named & kept[:, None])
-    return loss
+    return ((pred - target) ** 2 * weight).sum() / (weight.sum() * c)
 
 
 def lr_at(step: int, cfg: TrainConfig) -> float:
@@ -702,9 +696,12 @@ def train(cfg: TrainConfig, run: Path, out: Path, resume_from: Path | None = Non
         idx = draw_clips(pool.weights, cfg.pool_clips, cfg.batch, gen)
         loss = diffusion_loss(unet, text_encoder, tokenizer, pool.latents[idx].float().to(device),
                               [pool.captions[i] for i in idx], cfg, gen, step,
-                              None if pool.boxes is None else pool.boxes[idx].to(device),
-                              None if place_head is None else (place_head, pool.places[idx].to(device),
-                                                               pool.named[idx].to(device)))
+                              None if pool.boxes is None else pool.boxes[idx].to(device))
+        if place_head is not None:
+            said = torch.randint(0, cfg.pool_clips, (cfg.place_batch,), generator=gen)
+            tokens = encode_text(tokenizer, text_encoder, [pool.captions[i] for i in said])[0]
+            loss = loss + cfg.place_weight * place_loss(place_head, tokens, pool.places[said].to(device),
+                                                        pool.named[said].to(device))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params + ([] if place_head is None else list(place_head.parameters())), 1.0)
@@ -749,6 +746,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, Train
     parser.add_argument("--box-weight", type=float, help="extra loss weight inside the things' boxes, e.g. 3")
     parser.add_argument("--place-weight", type=float,
                         help="weight of a loss on the text encoder reading where each named thing is, e.g. 1")
+    parser.add_argument("--place-batch", type=int, help="captions per step for the place loss (default 64)")
     parser.add_argument("--latent-channels", type=int, help="the autoencoder's latent channels (a new run)")
     parser.add_argument("--ae-steps", type=int, help="the autoencoder's training steps (a new run)")
     parser.add_argument("--ae-edge-weight", type=float, help="its loss's weight on pixel differences (a new run)")
@@ -772,7 +770,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, Train
     for name in ("steps", "pool_clips", "batch", "threads", "refresh", "refresh_from", "decoder_steps",
                  "texture_weight", "decoder_jitter", "latent_channels", "ae_steps", "ae_edge_weight",
                  "ae_texture_weight", "decoder_text", "box_weight", "decoder_remade",
-                 "decoder_box_weight", "place_weight"):
+                 "decoder_box_weight", "place_weight", "place_batch"):
         if getattr(args, name):
             setattr(cfg, name, getattr(args, name))
     for pair in args.draw_weight:
