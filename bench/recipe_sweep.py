@@ -31,6 +31,7 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench import text_binding  # noqa: E402
 from bench.things import KINDS as COUNTED_KINDS  # noqa: E402
 from bench.things import drawn  # noqa: E402
 from sora_core.tiny.model import TinyFrameAutoencoder  # noqa: E402
@@ -57,6 +58,12 @@ RECIPES = {
     "more-sequences-batch64": (True, {"draw_weights": {"sequence": 3.0}, "batch": 64}),
     # the loss weighs the things' boxes too (train.py's --box-weight): a still clip has no motion to weight
     "boxes-batch64": (True, {"draw_weights": {"sequence": 3.0}, "batch": 64, "box_weight": 3.0}),
+    # the text encoder reads where each named thing is (train.py's --place-weight): the shipped one's words
+    # do not say which of two things goes on top (bench/text_binding.py: 51%)
+    "places-batch64": (True, {"draw_weights": {"sequence": 3.0}, "batch": 64, "place_weight": 1.0}),
+    "scratch-full-places-batch64": (False, {"temporal_attention": True, "carry_condition": True,
+                                            "clause_attention": True, "clause_film": True, "place_weight": 1.0,
+                                            "draw_weights": {"sequence": 3.0}, "batch": 64}),
     # the pool never runs out: 16 new clips a step, rendered while the GPU trains (train.py's --refresh)
     "fresh-clips-batch64": (True, {"draw_weights": {"sequence": 3.0}, "batch": 64, "refresh": 16,
                                    "refresh_from": CHECKPOINT_STEP}),
@@ -79,8 +86,9 @@ def make_pool(work: Path, device: str, cfg: TrainConfig, autoencoder: Path) -> P
 
 @torch.no_grad()
 def evaluate(pipe: SoraTinyPipeline, prompts: int, continuations: int, seed: int = 12345) -> dict:
-    """The first `prompts` held-out prompts of `bench quality` and its continuations, same seeds; and
-    per kind, how often a clip shows as many things as asked (bench/things.py)."""
+    """The first `prompts` held-out prompts of `bench quality` and its continuations, same seeds; per
+    kind, how often a clip shows as many things as asked (bench/things.py); and whether the text
+    encoder says which named thing is where (bench/text_binding.py)."""
     pipe.set_progress_bar_config(disable=True)
     results: dict[str, list] = {}
     held_out, extended = evaluation_scenes(seed, prompts, continuations)
@@ -95,7 +103,10 @@ def evaluate(pipe: SoraTinyPipeline, prompts: int, continuations: int, seed: int
         frames = pipe(scene.caption, condition_frames=real[:4].astype(np.float32) / 255,
                       generator=torch.Generator().manual_seed(i)).frames[0]
         results.setdefault("motion carried on (extension)", []).append(float(carries_on(to_uint8(frames), scene, 4)))
-    return {name: [float(np.mean(v)), len(v)] for name, v in results.items()}
+    scores = {name: [float(np.mean(v)), len(v)] for name, v in results.items()}
+    scores["text: two things read in the relation's order (bench/text_binding.py)"] = [
+        text_binding.probe(pipe.tokenizer, pipe.text_encoder, pairs=400, steps=1500), 800]
+    return scores
 
 
 def run_recipe(name: str, work: Path, args: argparse.Namespace) -> None:
