@@ -100,7 +100,9 @@ class TrainConfig:
     # ball above a blue cube" and in "... below a blue cube" agree to cosine 0.99), so the U-Net cannot
     # tell which thing goes on top, and relations came out with their sides swapped (0: none)
     place_weight: float = 0.0
-    place_batch: int = 64  # captions per step for it, drawn beside the clips: 8 clips hold one relation
+    # captions per step for it, drawn beside the clips from those that name two things (a relation, an
+    # interaction): 8 clips hold about one, and in the rest a thing's place needs no reading of the sentence
+    place_batch: int = 64
     # From this step on, noise levels are shifted toward pure noise (SD3's shift, 3): the first
     # sampling steps decide the layout, and plain logit-normal rarely trains sigma > 0.9.
     high_noise_from: int = 5500
@@ -424,10 +426,14 @@ class LatentPool:
         scenes = pool_scenes(cfg)
         self.weights = clip_weights(cfg, [scene.kind for scene in scenes])
         self.boxes = torch.from_numpy(np.stack([self._boxes(s) for s in scenes])) if cfg.box_weight else None
-        self.places = self.named = None  # each clip's `word_places`
+        self.places = self.named = self.two = None  # each clip's `word_places`, and whether it names two things
         if cfg.place_weight:
             places, named = zip(*map(word_places, scenes), strict=True)
             self.places, self.named = torch.from_numpy(np.stack(places)), torch.from_numpy(np.stack(named))
+            self.two = torch.tensor([len(scene.things) == 2 and scene.kind != "count" for scene in scenes])
+            if not self.two.any():
+                raise ValueError("the place loss reads captions that name two things; this pool has none: "
+                                 "give it more clips (--pool-clips)")
         self.made = cfg.pool_clips  # clips of the stream made so far
         self._renderer = None
         if cfg.refresh:
@@ -459,6 +465,7 @@ class LatentPool:
             if self.places is not None:
                 places, named = word_places(scene)
                 self.places[slot], self.named[slot] = torch.from_numpy(places), torch.from_numpy(named)
+                self.two[slot] = len(scene.things) == 2 and scene.kind != "count"
             self.made += 1
 
     def status(self) -> str:
@@ -698,7 +705,8 @@ def train(cfg: TrainConfig, run: Path, out: Path, resume_from: Path | None = Non
                               [pool.captions[i] for i in idx], cfg, gen, step,
                               None if pool.boxes is None else pool.boxes[idx].to(device))
         if place_head is not None:
-            said = torch.randint(0, cfg.pool_clips, (cfg.place_batch,), generator=gen)
+            two = torch.nonzero(pool.two).flatten()
+            said = two[torch.randint(0, len(two), (cfg.place_batch,), generator=gen)]
             tokens = encode_text(tokenizer, text_encoder, [pool.captions[i] for i in said])[0]
             loss = loss + cfg.place_weight * place_loss(place_head, tokens, pool.places[said].to(device),
                                                         pool.named[said].to(device))

@@ -376,7 +376,7 @@ def test_attention_is_the_modules_own_with_its_weights():
 @torch.no_grad()
 def test_a_refreshing_pool_holds_the_newest_clips_however_it_got_there():
     cfg = TrainConfig(pool_clips=4, refresh=3, refresh_from=2, threads=1, draw_weights={"sequence": 3.0},
-                      box_weight=3.0)
+                      box_weight=3.0, place_weight=1.0)
     torch.manual_seed(0)
     ae = TinyFrameAutoencoder().eval()
     frames, captions = render_pool(cfg)
@@ -397,6 +397,8 @@ def test_a_refreshing_pool_holds_the_newest_clips_however_it_got_there():
         assert pool.captions == [scene.caption for scene in newest]
         assert pool.weights.tolist() == [3.0 if scene.kind == "sequence" else 1.0 for scene in newest]
         assert torch.equal(pool.boxes, torch.from_numpy(np.stack([scene.box_mask(16) for scene in newest])))
+        assert torch.equal(pool.places, torch.from_numpy(np.stack([word_places(scene)[0] for scene in newest])))
+        assert pool.two.tolist() == [scene.kind in ("relation", "interaction") for scene in newest]
     assert torch.equal(stepped.latents, resumed.latents)
     assert not torch.equal(resumed.latents[1], latents[1])
 
