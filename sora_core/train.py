@@ -426,11 +426,11 @@ class LatentPool:
         scenes = pool_scenes(cfg)
         self.weights = clip_weights(cfg, [scene.kind for scene in scenes])
         self.boxes = torch.from_numpy(np.stack([self._boxes(s) for s in scenes])) if cfg.box_weight else None
-        self.places = self.named = self.two = None  # each clip's `word_places`, and whether it names two things
+        self.places = self.named = self.two = None  # each clip's `_places`
         if cfg.place_weight:
-            places, named = zip(*map(word_places, scenes), strict=True)
+            places, named, two = zip(*map(self._places, scenes), strict=True)
             self.places, self.named = torch.from_numpy(np.stack(places)), torch.from_numpy(np.stack(named))
-            self.two = torch.tensor([len(scene.things) == 2 and scene.kind != "count" for scene in scenes])
+            self.two = torch.tensor(two)
             if not self.two.any():
                 raise ValueError("the place loss reads captions that name two things; this pool has none: "
                                  "give it more clips (--pool-clips)")
@@ -444,6 +444,11 @@ class LatentPool:
 
     def _boxes(self, scene: Scene) -> np.ndarray:
         return scene.box_mask(self.latents.shape[-1])
+
+    @staticmethod
+    def _places(scene: Scene) -> tuple[np.ndarray, np.ndarray, bool]:
+        """The scene's `word_places`, and whether its caption names two things (the place loss's captions)."""
+        return *word_places(scene), scene.kind in ("relation", "interaction")
 
     def made_by(self, step: int) -> int:
         return self.cfg.pool_clips + self.cfg.refresh * max(0, step - self.cfg.refresh_from)
@@ -463,9 +468,8 @@ class LatentPool:
             if self.boxes is not None:
                 self.boxes[slot] = torch.from_numpy(self._boxes(scene))
             if self.places is not None:
-                places, named = word_places(scene)
+                places, named, self.two[slot] = self._places(scene)
                 self.places[slot], self.named[slot] = torch.from_numpy(places), torch.from_numpy(named)
-                self.two[slot] = len(scene.things) == 2 and scene.kind != "count"
             self.made += 1
 
     def status(self) -> str:
@@ -667,18 +671,19 @@ def train(cfg: TrainConfig, run: Path, out: Path, resume_from: Path | None = Non
     groups = [{"params": rest}] + ([{"params": clause, "lr_scale": cfg.clause_lr_scale}] if clause else [])
     # the head that reads the places from the text (`place_loss`) trains with it and is not exported
     place_head = torch.nn.Linear(text_encoder.config.width, 4).to(device) if cfg.place_weight else None
+    head_params = [] if place_head is None else list(place_head.parameters())
     had_head = bool(state and "place_head" in state)
     if had_head and place_head is None and opt_state:
         raise ValueError("this checkpoint trained with --place-weight: give it again to go on (its optimiser "
                          "holds the head's state), or start from an export with --init-from")
     if place_head is not None and had_head:
         place_head.load_state_dict(state["place_head"])
-        groups.append({"params": list(place_head.parameters())})
+        groups.append({"params": head_params})
     opt = torch.optim.AdamW(groups, lr=cfg.lr, weight_decay=0.01)
     if opt_state:
         opt.load_state_dict(opt_state)
     if place_head is not None and not had_head:  # new: the optimiser's state of the rest goes on
-        opt.add_param_group({"params": list(place_head.parameters())})
+        opt.add_param_group({"params": head_params})
     ema_params = list(ema_text.parameters()) + list(ema_unet.parameters())
 
     def checkpoint() -> None:
@@ -712,7 +717,7 @@ def train(cfg: TrainConfig, run: Path, out: Path, resume_from: Path | None = Non
                                                         pool.named[said].to(device))
         opt.zero_grad(set_to_none=True)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(params + ([] if place_head is None else list(place_head.parameters())), 1.0)
+        torch.nn.utils.clip_grad_norm_(params + head_params, 1.0)
         opt.step()
         with torch.no_grad():
             torch._foreach_lerp_(ema_params, params, 1 - cfg.ema)
