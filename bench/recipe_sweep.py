@@ -58,11 +58,11 @@ RECIPES = {
     "more-sequences-batch64": (True, {"draw_weights": {"sequence": 3.0}, "batch": 64}),
     # the loss weighs the things' boxes too (train.py's --box-weight): a still clip has no motion to weight
     "boxes-batch64": (True, {"draw_weights": {"sequence": 3.0}, "batch": 64, "box_weight": 3.0}),
-    # the text encoder reads where each named thing is (train.py's --place-weight): the shipped one's words
-    # do not say which of two things goes on top (bench/text_binding.py: 51%)
-    "places-batch64": (True, {"draw_weights": {"sequence": 3.0}, "batch": 64, "place_weight": 1.0}),
-    "scratch-full-places-batch64": (False, {"temporal_attention": True, "carry_condition": True,
-                                            "clause_attention": True, "clause_film": True, "place_weight": 1.0,
+    # the U-Net reads where each named thing goes from the text and takes it painted as a map (train.py's
+    # --layout): the shipped one's words do not say which of two things goes on top (bench/text_binding.py)
+    "layout-batch64": (True, {"draw_weights": {"sequence": 3.0}, "batch": 64, "layout_channels": 8}),
+    "scratch-full-layout-batch64": (False, {"temporal_attention": True, "carry_condition": True,
+                                            "clause_attention": True, "clause_film": True, "layout_channels": 8,
                                             "draw_weights": {"sequence": 3.0}, "batch": 64}),
     # the pool never runs out: 16 new clips a step, rendered while the GPU trains (train.py's --refresh)
     "fresh-clips-batch64": (True, {"draw_weights": {"sequence": 3.0}, "batch": 64, "refresh": 16,

@@ -21,7 +21,7 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sora_core.tiny.model import TinyTextEncoder  # noqa: E402
+from sora_core.tiny.model import PLACE_SIZE, TinyTextEncoder  # noqa: E402
 from sora_core.tiny.pipeline import SoraTinyPipeline, encode_text  # noqa: E402
 from sora_core.train import place_loss, word_places  # noqa: E402
 from sora_core.world.scenes import Scene, relation, two_things  # noqa: E402
@@ -49,7 +49,7 @@ def batch(seeds: range) -> tuple[list[str], torch.Tensor, torch.Tensor, list[int
 
 
 def read_in_order(read: torch.Tensor, places: torch.Tensor, named: torch.Tensor, axes: list[int]) -> float:
-    """The share of captions whose two things `read` (B, L, 4: a reading of `places` at each word) puts in
+    """The share of captions whose two things `read` (B, L, PLACE_SIZE: a reading of `places` at each word) puts in
     the order `places` has them, along each caption's axis, read at the things' colour words."""
     right = []
     for row, (words, axis) in enumerate(zip(named, axes, strict=True)):
@@ -63,7 +63,7 @@ def probe(tokenizer, encoder: TinyTextEncoder, pairs: int, steps: int, seed: int
     `pairs` others."""
     torch.manual_seed(seed)
     encoder = encoder.eval().requires_grad_(False)
-    head = torch.nn.Linear(encoder.config.width, 4).to(encoder.device)
+    head = torch.nn.Linear(encoder.config.width, PLACE_SIZE).to(encoder.device)
     opt = torch.optim.AdamW(head.parameters(), lr=3e-3)
     with torch.enable_grad():  # also when called under no_grad, as bench/recipe_sweep.py's scoring is
         for step in range(steps):

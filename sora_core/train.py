@@ -36,11 +36,11 @@ import torch.nn.functional as F
 from diffusers import FlowMatchEulerDiscreteScheduler
 
 from .preview import fit_rgb_projection
-from .tiny.model import TinyFrameAutoencoder, TinyTextEncoder, TinyVideoUNet
+from .tiny.model import KEYFRAMES, PLACE_SIZE, TinyFrameAutoencoder, TinyTextEncoder, TinyVideoUNet
 from .tiny.pipeline import SoraTinyPipeline, encode_text
-from .tiny.tokenizer import MAX_TOKENS, build_tokenizer, split_words
-from .world import SIZE, Scene, render, sample_scene, vocab
-from .world.scenes import KIND_WEIGHTS
+from .tiny.tokenizer import COLOUR_OF, MAX_TOKENS, build_tokenizer, naming_words, split_words
+from .world import SIZE, Scene, render, sample_scene
+from .world.scenes import KIND_WEIGHTS, RADIUS
 
 
 @dataclass
@@ -95,13 +95,18 @@ class TrainConfig:
     # and on the latents inside the things' boxes (the world's truth): a still clip, a relation or a
     # count at rest, has no motion to weight, and its things are a tenth of the frame (0: none)
     box_weight: float = 0.0
-    # and on the text encoder reading where each named thing is (`place_loss`): trained by the diffusion
-    # loss alone, a word's state hardly depends on its sentence (the shipped encoder's "red" in "a red
-    # ball above a blue cube" and in "... below a blue cube" agree to cosine 0.99), so the U-Net cannot
-    # tell which thing goes on top, and relations came out with their sides swapped (0: none)
-    place_weight: float = 0.0
-    # captions per step for it, drawn beside the clips from those that name two things (a relation, an
-    # interaction): 8 clips hold about one, and in the rest a thing's place needs no reading of the sentence
+    # The U-Net's layout (TinyVideoUNet's layout_channels; 0: none): it trains on the world's truth of
+    # where each named thing is, painted as a map, given to all but `layout_dropout` of the clips with no
+    # given frames and a caption (the pipeline paints it in text-to-video alone)
+    layout_channels: int = 0
+    layout_dropout: float = 0.2
+    # and the loss on its head reading those places from the text (`place_loss`), which the pipeline's map
+    # comes from: trained by the diffusion loss alone, a word's state hardly depends on its sentence (the
+    # shipped encoder's "red" in "a red ball above a blue cube" and in "... below a blue cube" agree to
+    # cosine 0.99), and relations came out with their sides swapped
+    place_weight: float = 1.0
+    # captions per step for it, beside the clips: half from those that name two things (a relation, an
+    # interaction), where a thing's place needs a reading of the whole sentence, half from any
     place_batch: int = 64
     # From this step on, noise levels are shifted toward pure noise (SD3's shift, 3): the first
     # sampling steps decide the layout, and plain logit-normal rarely trains sigma > 0.9.
@@ -151,22 +156,22 @@ def pool_boxes(cfg: TrainConfig, size: int) -> np.ndarray:
     return np.stack([scene.box_mask(size) for scene in pool_scenes(cfg)])
 
 
-COLOUR_OF = {word: colour for colour, words in vocab.COLOUR_WORDS.items() for word in words}
-THING_WORDS = {word for words in [*vocab.OBJECT_WORDS.values(), *vocab.OBJECT_PLURALS.values()] for word in words}
-
-
 def word_places(scene: Scene) -> tuple[np.ndarray, np.ndarray]:
-    """Where the caption's things are, word by word: (MAX_TOKENS, 4) float32, for each word that names a
-    thing (a colour word and the object word after it) where its things start and end (x, y in the
-    first frame and the last, in -1..1; a count's things by their mean), and (MAX_TOKENS,) bool marking
-    those words. The tokenizer splits words as `split_words` does, so word i is token i."""
+    """Where the caption's things are, word by word: (MAX_TOKENS, PLACE_SIZE) float32, for each word that
+    names a thing (`naming_words`) where its things are at the keyframes (x, y and radius, in half-frames;
+    a count's things by their mean), and (MAX_TOKENS,) bool marking those words. Word i is token i."""
     words = split_words(scene.caption)[:MAX_TOKENS]
-    places, named = np.zeros((MAX_TOKENS, 4), np.float32), np.zeros(MAX_TOKENS, bool)
-    for i in range(len(words) - 1):
-        things = [t for t in scene.things if t.colour == COLOUR_OF.get(words[i])]
-        if words[i + 1] in THING_WORDS and things:  # not "on a green field", "under a blue sky"
-            places[i: i + 2] = np.mean([[t.x[0], t.y[0], t.x[-1], t.y[-1]] for t in things], axis=0) / (SIZE / 2) - 1
-            named[i: i + 2] = True
+    named = naming_words(scene.caption)
+    places = np.zeros((MAX_TOKENS, PLACE_SIZE), np.float32)
+    for i in np.flatnonzero(named):
+        colour = COLOUR_OF.get(words[i], COLOUR_OF.get(words[i - 1]))  # the colour word, or the one before
+        things = [t for t in scene.things if t.colour == colour]
+        if not things:  # a caption the world did not write
+            named[i] = False
+            continue
+        keys = np.linspace(0, len(things[0].x) - 1, KEYFRAMES).round().astype(int)
+        place = np.mean([np.stack([t.x[keys], t.y[keys], RADIUS * t.scale[keys]], axis=1) for t in things], axis=0)
+        places[i] = (place - [SIZE / 2, SIZE / 2, 0]).flatten() / (SIZE / 2)
     return places, named
 
 
@@ -427,7 +432,7 @@ class LatentPool:
         self.weights = clip_weights(cfg, [scene.kind for scene in scenes])
         self.boxes = torch.from_numpy(np.stack([self._boxes(s) for s in scenes])) if cfg.box_weight else None
         self.places = self.named = self.two = None  # each clip's `_places`
-        if cfg.place_weight:
+        if cfg.layout_channels:
             places, named, two = zip(*map(self._places, scenes), strict=True)
             self.places, self.named = torch.from_numpy(np.stack(places)), torch.from_numpy(np.stack(named))
             self.two = torch.tensor(two)
@@ -497,15 +502,21 @@ def place_loss(head: torch.nn.Linear, tokens: torch.Tensor, places: torch.Tensor
 
 
 def diffusion_loss(unet, text_encoder, tokenizer, x0, captions, cfg: TrainConfig, gen: torch.Generator,
-                   step: int, boxes: torch.Tensor | None = None):
+                   step: int, boxes: torch.Tensor | None = None, places: torch.Tensor | None = None,
+                   named: torch.Tensor | None = None):
     """The flow-matching loss of a batch of clean latents x0 (B, C, T, h, w); `boxes` (B, T, h, w) marks
-    the latents inside the things' boxes, weighted by `cfg.box_weight`."""
+    the latents inside the things' boxes, weighted by `cfg.box_weight`; `places` and `named` (B, L, ...)
+    are the captions' `word_places`, for a U-Net with a layout."""
     # random draws come from the CPU generator whatever the device, so a seed means the same run
     b, c, t, h, w = x0.shape
     device = x0.device
     prompts = ["" if torch.rand((), generator=gen) < cfg.caption_dropout else cap for cap in captions]
     tokens, mask, pooled, clauses = encode_text(tokenizer, text_encoder, prompts)
     cond_mask = sample_condition(b, t, gen).to(device)
+    if places is not None:  # as the pipeline paints it: with a caption and no given frames; some without
+        painted = [bool(p) and not given and torch.rand((), generator=gen) >= cfg.layout_dropout
+                   for p, given in zip(prompts, cond_mask.any(1).tolist(), strict=True)]
+        named = named & torch.tensor(painted, device=device)[:, None]
     # logit-normal noise levels (SD3), one per clip; given frames are clean (sigma 0)
     sigma = torch.sigmoid(torch.randn(b, generator=gen))
     if step >= cfg.high_noise_from:
@@ -516,7 +527,7 @@ def diffusion_loss(unet, text_encoder, tokenizer, x0, captions, cfg: TrainConfig
     s = sigma[:, None, :, None, None]
     xt = (1 - s) * x0 + s * noise
     cond = x0 * cond_mask[:, None, :, None, None]
-    pred = unet(xt, sigma, cond, cond_mask, tokens, mask, pooled, clauses)
+    pred = unet(xt, sigma, cond, cond_mask, tokens, mask, pooled, clauses, places, named)
     target = noise - x0
     # weight the latents that move: without it the static background dominates the loss
     motion = (x0 - x0.mean(dim=2, keepdim=True)).abs().mean(dim=1, keepdim=True)
@@ -552,15 +563,27 @@ def state_of_export(folder: Path, cfg: TrainConfig) -> dict:
             "gen": torch.Generator().manual_seed(cfg.seed + step).get_state()}
 
 
+GROWN_MODULES = ("time_attn", "frame_text", "place_head", "layout_proj")
+
+
 def load_grown(unet: TinyVideoUNet, weights: dict[str, torch.Tensor]) -> list[str]:
     """Loads weights into a network that may have parts the weights lack, parts that start with
-    zero output (the temporal attention, the clause biases, the clause FiLM); returns their names."""
+    zero output (the temporal attention, the clause biases, the clause FiLM, the layout: its input
+    channels start with zero weights); returns their names."""
+    weights, grown = dict(weights), []
+    old, new = weights["conv_in.weight"], unet.conv_in.weight
+    if old.shape[1] > new.shape[1]:
+        raise ValueError(f"checkpoint does not fit the network: its input takes {old.shape[1]} channels, "
+                         f"the network's {new.shape[1]} (a layout's, from --layout)")
+    if old.shape[1] < new.shape[1]:  # a layout's channels, after the old inputs
+        extra = old.new_zeros(old.shape[0], new.shape[1] - old.shape[1], *old.shape[2:])
+        weights["conv_in.weight"] = torch.cat([old, extra], dim=1)
+        grown.append("conv_in")
     result = unet.load_state_dict(weights, strict=False)
-    grown = [k.split(".")[0] if k.startswith(("time_attn", "frame_text")) else k for k in result.missing_keys]
-    if result.unexpected_keys or not all(k.startswith(("time_attn", "frame_text")) or k.endswith(".clause_bias")
-                                         for k in grown):
+    missing = [k.split(".")[0] if k.startswith(GROWN_MODULES) else k for k in result.missing_keys]
+    if result.unexpected_keys or not all(k.startswith(GROWN_MODULES) or k.endswith(".clause_bias") for k in missing):
         raise ValueError(f"checkpoint does not fit the network: {result}")
-    return sorted(set(grown))
+    return sorted(set(grown + missing))
 
 
 def export(out: Path, tokenizer, text_encoder, unet, ae, step: int, cfg: TrainConfig) -> None:
@@ -635,7 +658,7 @@ def train(cfg: TrainConfig, run: Path, out: Path, resume_from: Path | None = Non
     text_encoder = TinyTextEncoder(vocab_size=len(tokenizer))
     unet = TinyVideoUNet(latent_channels=ae.config.latent_channels, temporal_attention=cfg.temporal_attention,
                          carry_condition=cfg.carry_condition, clause_attention=cfg.clause_attention,
-                         clause_film=cfg.clause_film)
+                         clause_film=cfg.clause_film, layout_channels=cfg.layout_channels)
     ema_text, ema_unet = copy.deepcopy(text_encoder), copy.deepcopy(unet)
     gen = torch.Generator().manual_seed(cfg.seed)
     step, opt_state = 0, None
@@ -669,30 +692,16 @@ def train(cfg: TrainConfig, run: Path, out: Path, resume_from: Path | None = Non
     clause = [p for name, p in unet.named_parameters() if name.endswith("clause_bias")]
     rest = [p for p in params if all(p is not q for q in clause)]
     groups = [{"params": rest}] + ([{"params": clause, "lr_scale": cfg.clause_lr_scale}] if clause else [])
-    # the head that reads the places from the text (`place_loss`) trains with it and is not exported
-    place_head = torch.nn.Linear(text_encoder.config.width, 4).to(device) if cfg.place_weight else None
-    head_params = [] if place_head is None else list(place_head.parameters())
-    had_head = bool(state and "place_head" in state)
-    if had_head and place_head is None and opt_state:
-        raise ValueError("this checkpoint trained with --place-weight: give it again to go on (its optimiser "
-                         "holds the head's state), or start from an export with --init-from")
-    if place_head is not None and had_head:
-        place_head.load_state_dict(state["place_head"])
-        groups.append({"params": head_params})
     opt = torch.optim.AdamW(groups, lr=cfg.lr, weight_decay=0.01)
     if opt_state:
         opt.load_state_dict(opt_state)
-    if place_head is not None and not had_head:  # new: the optimiser's state of the rest goes on
-        opt.add_param_group({"params": head_params})
     ema_params = list(ema_text.parameters()) + list(ema_unet.parameters())
 
     def checkpoint() -> None:
         torch.save({"step": step, "ae": ae.state_dict(), "ae_config": dict(ae.config), "text_encoder":
                     text_encoder.state_dict(), "unet": unet.state_dict(), "ema_text": ema_text.state_dict(),
                     "ema_unet": ema_unet.state_dict(), "opt": opt.state_dict(), "gen": gen.get_state(),
-                    "decoder_steps": decoder_steps}
-                   | ({"place_head": place_head.state_dict()} if place_head is not None else {}),
-                   ckpt_path.with_suffix(".tmp"))
+                    "decoder_steps": decoder_steps}, ckpt_path.with_suffix(".tmp"))
         ckpt_path.with_suffix(".tmp").rename(ckpt_path)
         export(out, tokenizer, ema_text, ema_unet, ae, step, cfg)
         log(f"checkpoint at step {step}")
@@ -708,16 +717,19 @@ def train(cfg: TrainConfig, run: Path, out: Path, resume_from: Path | None = Non
         idx = draw_clips(pool.weights, cfg.pool_clips, cfg.batch, gen)
         loss = diffusion_loss(unet, text_encoder, tokenizer, pool.latents[idx].float().to(device),
                               [pool.captions[i] for i in idx], cfg, gen, step,
-                              None if pool.boxes is None else pool.boxes[idx].to(device))
-        if place_head is not None:
+                              *(None if x is None else x[idx].to(device)
+                                for x in (pool.boxes, pool.places, pool.named)))
+        if cfg.layout_channels:
             two = torch.nonzero(pool.two).flatten()
-            said = two[torch.randint(0, len(two), (cfg.place_batch,), generator=gen)]
+            half = cfg.place_batch // 2
+            said = torch.cat([two[torch.randint(0, len(two), (half,), generator=gen)],
+                              torch.randint(0, cfg.pool_clips, (cfg.place_batch - half,), generator=gen)])
             tokens = encode_text(tokenizer, text_encoder, [pool.captions[i] for i in said])[0]
-            loss = loss + cfg.place_weight * place_loss(place_head, tokens, pool.places[said].to(device),
+            loss = loss + cfg.place_weight * place_loss(unet.place_head, tokens, pool.places[said].to(device),
                                                         pool.named[said].to(device))
         opt.zero_grad(set_to_none=True)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(params + head_params, 1.0)
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()
         with torch.no_grad():
             torch._foreach_lerp_(ema_params, params, 1 - cfg.ema)
@@ -757,8 +769,10 @@ def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, Train
     parser.add_argument("--clause-attention", action="store_true", help="each frame weighs the prompt's clauses")
     parser.add_argument("--clause-film", action="store_true", help="each frame's FiLM weighs the clauses too")
     parser.add_argument("--box-weight", type=float, help="extra loss weight inside the things' boxes, e.g. 3")
+    parser.add_argument("--layout", type=int, metavar="CHANNELS", dest="layout_channels",
+                        help="the U-Net reads where each named thing goes and takes it painted as a map, e.g. 8")
     parser.add_argument("--place-weight", type=float,
-                        help="weight of a loss on the text encoder reading where each named thing is, e.g. 1")
+                        help="weight of the loss on the layout's head reading the places from the text (default 1)")
     parser.add_argument("--place-batch", type=int, help="captions per step for the place loss (default 64)")
     parser.add_argument("--latent-channels", type=int, help="the autoencoder's latent channels (a new run)")
     parser.add_argument("--ae-steps", type=int, help="the autoencoder's training steps (a new run)")
@@ -783,7 +797,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, Train
     for name in ("steps", "pool_clips", "batch", "threads", "refresh", "refresh_from", "decoder_steps",
                  "texture_weight", "decoder_jitter", "latent_channels", "ae_steps", "ae_edge_weight",
                  "ae_texture_weight", "decoder_text", "box_weight", "decoder_remade",
-                 "decoder_box_weight", "place_weight", "place_batch"):
+                 "decoder_box_weight", "layout_channels", "place_weight", "place_batch"):
         if getattr(args, name):
             setattr(cfg, name, getattr(args, name))
     for pair in args.draw_weight:

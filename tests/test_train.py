@@ -11,22 +11,18 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from bench import text_binding
 from sora_core.tiny.model import (
     AttentionBlock,
     ClauseFilm,
     TinyFrameAutoencoder,
-    TinyTextEncoder,
     TinyVideoUNet,
     attend,
     carry_last_given,
     clause_ids,
 )
-from sora_core.tiny.pipeline import SoraTinyPipeline, encode_text
-from sora_core.tiny.tokenizer import build_tokenizer, split_words
+from sora_core.tiny.pipeline import SoraTinyPipeline
+from sora_core.tiny.tokenizer import build_tokenizer
 from sora_core.train import (
-    COLOUR_OF,
-    THING_WORDS,
     LatentPool,
     TrainConfig,
     clip_stream,
@@ -37,7 +33,6 @@ from sora_core.train import (
     load_grown,
     lr_at,
     parse_args,
-    place_loss,
     pool_boxes,
     pool_scenes,
     reconstruction_loss,
@@ -376,7 +371,7 @@ def test_attention_is_the_modules_own_with_its_weights():
 @torch.no_grad()
 def test_a_refreshing_pool_holds_the_newest_clips_however_it_got_there():
     cfg = TrainConfig(pool_clips=4, refresh=3, refresh_from=2, threads=1, draw_weights={"sequence": 3.0},
-                      box_weight=3.0, place_weight=1.0)
+                      box_weight=3.0, layout_channels=4)
     torch.manual_seed(0)
     ae = TinyFrameAutoencoder().eval()
     frames, captions = render_pool(cfg)
@@ -397,7 +392,7 @@ def test_a_refreshing_pool_holds_the_newest_clips_however_it_got_there():
         assert pool.captions == [scene.caption for scene in newest]
         assert pool.weights.tolist() == [3.0 if scene.kind == "sequence" else 1.0 for scene in newest]
         assert torch.equal(pool.boxes, torch.from_numpy(np.stack([scene.box_mask(16) for scene in newest])))
-        assert torch.equal(pool.places, torch.from_numpy(np.stack([word_places(scene)[0] for scene in newest])))
+        assert torch.equal(pool.places, torch.from_numpy(np.stack([word_places(s)[0] for s in newest])))
         assert pool.two.tolist() == [scene.kind in ("relation", "interaction") for scene in newest]
     assert torch.equal(stepped.latents, resumed.latents)
     assert not torch.equal(resumed.latents[1], latents[1])
@@ -521,62 +516,24 @@ def test_the_decoder_tune_weighs_the_pixels_of_the_pools_things(uninterrupted, t
     assert not all(torch.equal(decoders[0][k], decoders[1][k]) for k in decoders[0] if k.startswith("decoder."))
 
 
-def test_the_words_that_name_a_thing_are_told_where_it_is():
-    scene = text_binding.relation_pair(0, "above")[0]
-    scene.caption += " on a green field"  # "green": a field, not a thing
-    places, named = word_places(scene)
-    words = split_words(scene.caption)
-    assert named.sum() == 4  # the colour and object words of the two things, nothing else
-    for i in np.flatnonzero(named)[::2]:  # a colour word, then its object word
-        thing = next(t for t in scene.things if t.colour == COLOUR_OF[words[i]])
-        expected = np.array([thing.x[0], thing.y[0], thing.x[-1], thing.y[-1]]) / 32 - 1
-        assert words[i + 1] in THING_WORDS
-        assert np.allclose(places[i], expected) and np.allclose(places[i + 1], expected)
-    # word i is token i: the tokenizer splits as word_places does, commas and colons apart
-    tokenizer = build_tokenizer()
-    for scene in pool_scenes(TrainConfig(pool_clips=100)):
-        tokens = tokenizer.convert_ids_to_tokens(tokenizer(scene.caption).input_ids)
-        places, named = word_places(scene)
-        assert {tokens[i] for i in np.flatnonzero(named)} <= set(COLOUR_OF) | THING_WORDS
-        assert named.sum() == 2 * len({thing.colour for thing in scene.things})  # each thing is named
-
-
-def test_the_place_loss_teaches_a_text_encoder_which_named_thing_is_where():
-    # captions in pairs one word apart: "a red ball above a blue cube" / "... below ...", "left of" /
-    # "right of". Trained by the place loss, a text encoder tells which named thing is where; a fresh one,
-    # as blind to word order as the diffusion loss left the shipped one, does not (bench/text_binding.py)
-    torch.manual_seed(0)
-    tokenizer = build_tokenizer()
-    fresh, encoder = (TinyTextEncoder(vocab_size=len(tokenizer)) for _ in range(2))
-    head = torch.nn.Linear(encoder.config.width, 4)
-    opt = torch.optim.AdamW([*encoder.parameters(), *head.parameters()], lr=3e-3)
-    for step in range(150):
-        captions, places, named, _ = text_binding.batch(range(16 * step, 16 * step + 16))
-        loss = place_loss(head, encode_text(tokenizer, encoder, captions)[0], places, named)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    captions, places, named, axes = text_binding.batch(range(10**6, 10**6 + 40))
-    with torch.no_grad():
-        read = head(encode_text(tokenizer, encoder, captions)[0])
-    assert text_binding.read_in_order(read, places, named, axes) > 0.9
-    # the bench's probe, fitted on the frozen states, finds the order in the trained encoder alone
-    assert text_binding.probe(tokenizer, encoder, pairs=40, steps=150) > 0.9
-    assert text_binding.probe(tokenizer, fresh, pairs=40, steps=150) < 0.7
-
-
-def test_a_run_with_the_place_loss_resumes_to_the_same_weights_and_needs_it_to_go_on(uninterrupted, tmp_path):
-    start = uninterrupted / "run" / "checkpoint.pt"  # step 4, no place head yet
-    placed = replace(toy_config(steps=6), place_weight=1.0)
-    train(placed, tmp_path / "straight", tmp_path / "straight-out", resume_from=start)
-    train(placed, tmp_path / "stopped", tmp_path / "stopped-out", resume_from=start, stop_at_step=5)
-    train(placed, tmp_path / "stopped", tmp_path / "stopped-out")  # its checkpoint holds the head
-    train(toy_config(steps=6), tmp_path / "plain", tmp_path / "plain-out", resume_from=start)
-    straight, stopped, plain = (
-        load_file(tmp_path / f"{name}-out" / "text_encoder" / "diffusion_pytorch_model.safetensors")
-        for name in ("straight", "stopped", "plain"))
-    assert all(torch.equal(straight[k], stopped[k]) for k in straight)
-    assert not all(torch.equal(straight[k], plain[k]) for k in straight)  # the loss reaches the text encoder
-    with pytest.raises(ValueError, match="--place-weight"):
+def test_a_run_grown_by_a_layout_resumes_to_the_same_weights_and_needs_it_to_go_on(uninterrupted, tmp_path):
+    start = uninterrupted / "run" / "checkpoint.pt"  # step 4, no layout yet
+    laid_out = replace(toy_config(steps=6), layout_channels=4)
+    train(laid_out, tmp_path / "straight", tmp_path / "straight-out", resume_from=start)
+    train(laid_out, tmp_path / "stopped", tmp_path / "stopped-out", resume_from=start, stop_at_step=5)
+    train(laid_out, tmp_path / "stopped", tmp_path / "stopped-out")
+    # the same run with the place loss weighed 5x: the same draws, so what differs is the loss's doing
+    train(replace(laid_out, place_weight=5.0), tmp_path / "heavier", tmp_path / "heavier-out", resume_from=start)
+    straight, stopped, heavier = (
+        {part: load_file(tmp_path / f"{name}-out" / part / "diffusion_pytorch_model.safetensors")
+         for part in ("text_encoder", "unet")} for name in ("straight", "stopped", "heavier"))
+    for part in straight:
+        assert all(torch.equal(straight[part][k], stopped[part][k]) for k in straight[part])
+    assert straight["unet"]["conv_in.weight"].shape[1] == 17 + 4
+    assert not torch.equal(straight["unet"]["place_head.weight"], heavier["unet"]["place_head.weight"])
+    text = straight["text_encoder"]
+    assert not all(torch.equal(text[k], heavier["text_encoder"][k]) for k in text)  # it reaches the text encoder
+    with pytest.raises(ValueError, match="--layout"):
         train(toy_config(steps=8), tmp_path / "stopped", tmp_path / "stopped-out")
-    assert parse_args(["--place-weight", "2"])[1].place_weight == 2.0
+    assert parse_args(["--layout", "8", "--place-weight", "2"])[1].layout_channels == 8
+    assert parse_args(["--layout", "8", "--place-weight", "2"])[1].place_weight == 2.0

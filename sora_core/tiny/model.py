@@ -273,20 +273,46 @@ def carry_last_given(cond: torch.Tensor, cond_mask: torch.Tensor) -> torch.Tenso
     return torch.where(fill[:, None, :, None, None], last[:, :, None], cond)
 
 
+KEYFRAMES = 4  # where a thing is, read at 4 frames spread over the clip (the first and the last among them)
+PLACE_SIZE = 3 * KEYFRAMES  # x, y and radius at each, in half-frames (-1..1 across the frame)
+
+
+def layout_map(places: torch.Tensor, named: torch.Tensor, features: torch.Tensor, frames: int,
+               size: int) -> torch.Tensor:
+    """Paints each word that names a thing where its thing is: in every frame a Gaussian of the thing's
+    radius at its place (the keyframes' places interpolated), carrying the word's features.
+    places (B, L, PLACE_SIZE), named (B, L) bool, features (B, L, D) -> (B, D, T, size, size)."""
+    b, length, _ = places.shape
+    keyframes = places.reshape(b * length, KEYFRAMES, 3).transpose(1, 2)
+    track = F.interpolate(keyframes, size=frames, mode="linear", align_corners=True)  # (B*L, 3, T)
+    x, y, radius = (v[..., None, None] for v in track.reshape(b, length, 3, frames).unbind(2))  # (B, L, T, 1, 1)
+    grid = (torch.arange(size, device=places.device, dtype=places.dtype) + 0.5) / size * 2 - 1  # cell centres
+    spread = 2 * radius.clamp(min=2 / size) ** 2
+    paint = torch.exp(-((grid - x) ** 2 + (grid[:, None] - y) ** 2) / spread)  # (B, L, T, size, size)
+    return torch.einsum("bltyx,bld->bdtyx", paint * named[:, :, None, None, None], features)
+
+
 class TinyVideoUNet(ModelMixin, ConfigMixin):
     @register_to_config
     def __init__(self, latent_channels: int = 8, channels: tuple[int, int, int] = (64, 96, 128),
                  text_dim: int = 96, emb_dim: int = 128, max_frames: int = 64, latent_size: int = 16,
                  temporal_attention: bool = False, carry_condition: bool = False,
-                 clause_attention: bool = False, clause_film: bool = False):
+                 clause_attention: bool = False, clause_film: bool = False, layout_channels: int = 0):
         # temporal_attention and carry_condition shorten the path from given frames to new ones
         # (docs/TRAINING.md); the step-14,000 weights were trained without them. clause_attention
         # lets each frame weigh the clauses of the prompt (AttentionBlock), for temporal order;
         # clause_film does the same for the text in every block's FiLM (ClauseFilm).
+        # layout_channels > 0: the network reads where each named thing goes from the text (`place_head`,
+        # trained on the world's truth) and takes those places painted as a map (`layout_map`) beside its
+        # input. Through cross-attention alone it drew relations at chance and a thing too many in one
+        # single prompt in four (docs/TRAINING.md); a map puts "red" and "ball" where they belong.
         super().__init__()
         c0, c1, c2 = channels
-        # input: noisy latents, the clean condition latents, and the condition mask
-        self.conv_in = nn.Conv2d(2 * latent_channels + 1, c0, 3, padding=1)
+        # input: noisy latents, the clean condition latents, the condition mask (and the layout)
+        self.conv_in = nn.Conv2d(2 * latent_channels + 1 + layout_channels, c0, 3, padding=1)
+        if layout_channels:
+            self.place_head = nn.Linear(text_dim, PLACE_SIZE)
+            self.layout_proj = nn.Linear(text_dim, layout_channels)
         self.noise_mlp = nn.Sequential(nn.Linear(64, emb_dim), nn.SiLU(), nn.Linear(emb_dim, emb_dim))
         self.frame_pos = nn.Parameter(torch.randn(max_frames, emb_dim) * 0.02)
         self.text_proj = nn.Linear(text_dim, emb_dim)
@@ -316,15 +342,23 @@ class TinyVideoUNet(ModelMixin, ConfigMixin):
 
     def forward(self, sample: torch.Tensor, sigmas: torch.Tensor, cond: torch.Tensor, cond_mask: torch.Tensor,
                 text: torch.Tensor, text_mask: torch.Tensor, pooled: torch.Tensor,
-                text_clause: torch.Tensor | None = None) -> torch.Tensor:
+                text_clause: torch.Tensor | None = None, places: torch.Tensor | None = None,
+                named: torch.Tensor | None = None) -> torch.Tensor:
         """sample, cond: (B, C, T, H, W); sigmas, cond_mask: (B, T) per-frame noise level and
         "this frame is given"; text (B, L, D), pooled (B, D); text_clause (B, L) `clause_ids`, all
-        clause 0 when left out. Returns the velocity (B, C, T, H, W)."""
+        clause 0 when left out; places (B, L, PLACE_SIZE) and named (B, L) where the words that name a
+        thing put it (`layout_map`), no layout when left out. Returns the velocity (B, C, T, H, W)."""
         b, c, frames, h, w = sample.shape
         if self.config.carry_condition:
             cond = carry_last_given(cond, cond_mask)
-        x = torch.cat([sample, cond, cond_mask[:, None, :, None, None].expand(b, 1, frames, h, w)], dim=1)
-        x = x.permute(0, 2, 1, 3, 4).reshape(b * frames, 2 * c + 1, h, w)  # frames as a batch
+        inputs = [sample, cond, cond_mask[:, None, :, None, None].expand(b, 1, frames, h, w)]
+        if self.config.layout_channels:
+            if places is None:
+                inputs.append(sample.new_zeros(b, self.config.layout_channels, frames, h, w))
+            else:
+                inputs.append(layout_map(places, named.to(places.dtype), self.layout_proj(text), frames, h))
+        x = torch.cat(inputs, dim=1)
+        x = x.permute(0, 2, 1, 3, 4).reshape(b * frames, x.shape[1], h, w)  # frames as a batch
         if text_clause is None:
             text_clause = torch.zeros(text.shape[:2], dtype=torch.long, device=text.device)
         emb = self.noise_mlp(sinusoid(sigmas * 1000, 64)) + self.frame_pos[:frames] + self.text_proj(pooled)[:, None]

@@ -7,7 +7,9 @@ Example:
     >>> frames.shape  # (16, 64, 64, 3), floats in [0, 1]
 
 Text-to-video, image-to-video and extension are one call: `condition_frames` (K, H, W, 3) in
-[0, 1] are the first K frames of the clip, kept clean while the rest is denoised.
+[0, 1] are the first K frames of the clip, kept clean while the rest is denoised. A U-Net with a
+layout is told where the prompt's things go as its text encoder reads it (`layout_map`), in
+text-to-video: given frames already say where they are.
 """
 
 from collections.abc import Callable
@@ -20,7 +22,7 @@ from diffusers.utils import BaseOutput
 from transformers import PreTrainedTokenizerFast
 
 from .model import TinyFrameAutoencoder, TinyTextEncoder, TinyVideoUNet, clause_ids
-from .tokenizer import MAX_TOKENS
+from .tokenizer import MAX_TOKENS, naming_words
 
 
 @dataclass
@@ -108,8 +110,14 @@ class SoraTinyPipeline(DiffusionPipeline):
         self._interrupt = False
         device = self.device
 
-        # 2. Encode the prompt, with the negative prompt as the unconditional half of guidance
+        # 2. Encode the prompt, with the negative prompt as the unconditional half of guidance, and read
+        # where its things go
         tokens, mask, pooled, clauses = encode_text(self.tokenizer, self.text_encoder, [negative_prompt, prompt])
+
+        places = named = None
+        if self.unet.config.layout_channels and condition_frames is None:
+            places = self.unet.place_head(tokens)
+            named = torch.from_numpy(np.stack([naming_words(p) for p in (negative_prompt, prompt)])).to(device)
 
         # 3. Prepare latents and the clean condition frames
         c, size = self.unet.config.latent_channels, self.unet.config.latent_size
@@ -135,7 +143,7 @@ class SoraTinyPipeline(DiffusionPipeline):
             sigma = self.scheduler.sigmas[i]
             sigmas = torch.where(cond_mask > 0, 0.0, sigma.to(device)).expand(2, -1)
             velocity = self.unet(latents.expand(2, -1, -1, -1, -1), sigmas, cond.expand(2, -1, -1, -1, -1),
-                                 cond_mask.expand(2, -1), tokens, mask, pooled, clauses)
+                                 cond_mask.expand(2, -1), tokens, mask, pooled, clauses, places, named)
             uncond, text = velocity.chunk(2)
             velocity = uncond + guidance_scale * (text - uncond)
             latents = self.scheduler.step(velocity, t, latents).prev_sample

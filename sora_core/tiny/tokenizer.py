@@ -6,6 +6,7 @@ Word level, because the model can only know the words its world uses; anything e
 
 import re
 
+import numpy as np
 from tokenizers import Tokenizer, normalizers, pre_tokenizers
 from tokenizers.models import WordLevel
 from transformers import PreTrainedTokenizerFast
@@ -14,6 +15,8 @@ from ..world import vocab
 
 PAD, UNK = "[PAD]", "[UNK]"
 MAX_TOKENS = 40
+COLOUR_OF = {word: colour for colour, words in vocab.COLOUR_WORDS.items() for word in words}
+THING_WORDS = {word for words in [*vocab.OBJECT_WORDS.values(), *vocab.OBJECT_PLURALS.values()] for word in words}
 
 
 def world_words() -> list[str]:
@@ -56,3 +59,14 @@ def unknown_words(tokenizer: PreTrainedTokenizerFast, text: str) -> list[str]:
         if word not in vocabulary and word not in seen:
             seen.append(word)
     return seen
+
+
+def naming_words(text: str) -> np.ndarray:
+    """(MAX_TOKENS,) bool: the words of `text` that name a thing, a colour word and the object word after
+    it ("a red ball", "three green cubes"; not "on a green field"). Word i is token i."""
+    words = split_words(text)[:MAX_TOKENS]
+    named = np.zeros(MAX_TOKENS, bool)
+    for i in range(len(words) - 1):
+        if words[i] in COLOUR_OF and words[i + 1] in THING_WORDS:
+            named[i: i + 2] = True
+    return named

@@ -1,0 +1,163 @@
+"""The layout: where each thing a prompt names goes, read from the text by the U-Net's place head and
+painted as a map beside its input; trained on the world's truth of where the things are."""
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+from diffusers import FlowMatchEulerDiscreteScheduler
+
+from bench import text_binding
+from sora_core.tiny.model import PLACE_SIZE, TinyFrameAutoencoder, TinyTextEncoder, TinyVideoUNet, layout_map
+from sora_core.tiny.pipeline import SoraTinyPipeline, encode_text
+from sora_core.tiny.tokenizer import COLOUR_OF, THING_WORDS, build_tokenizer, naming_words, split_words
+from sora_core.train import TrainConfig, diffusion_loss, load_grown, place_loss, pool_scenes, word_places
+from sora_core.world.scenes import RADIUS
+
+
+def test_the_words_that_name_a_thing_are_told_where_it_is_at_each_keyframe():
+    scene = text_binding.relation_pair(0, "above")[0]
+    scene.caption += " on a green field"  # "green": a field, not a thing
+    places, named = word_places(scene)
+    words = split_words(scene.caption)
+    assert named.sum() == 4  # the colour and object words of the two things, nothing else
+    assert np.array_equal(named, naming_words(scene.caption))  # the pipeline's rule, from the words alone
+    for i in np.flatnonzero(named)[::2]:  # a colour word, then its object word
+        thing = next(t for t in scene.things if t.colour == COLOUR_OF[words[i]])
+        keys = [0, 5, 10, 15]
+        expected = np.stack([thing.x[keys] / 32 - 1, thing.y[keys] / 32 - 1, RADIUS * thing.scale[keys] / 32], axis=1)
+        assert words[i + 1] in THING_WORDS
+        assert np.allclose(places[i], expected.flatten()) and np.allclose(places[i + 1], expected.flatten())
+    # word i is token i: the tokenizer splits as word_places does, commas and colons apart
+    tokenizer = build_tokenizer()
+    for scene in pool_scenes(TrainConfig(pool_clips=100)):
+        tokens = tokenizer.convert_ids_to_tokens(tokenizer(scene.caption).input_ids)
+        places, named = word_places(scene)
+        assert {tokens[i] for i in np.flatnonzero(named)} <= set(COLOUR_OF) | THING_WORDS
+        assert named.sum() == 2 * len({thing.colour for thing in scene.things})  # each thing is named
+        if scene.facts.get("motion") == "right":  # a thing moving right ends further right than it starts
+            x = places[named][0].reshape(4, 3)[:, 0]
+            assert x[-1] > x[0] and (np.diff(x) >= 0).all()
+
+
+def test_the_layout_paints_each_named_thing_where_it_is_frame_by_frame():
+    # word 0 names a thing that jumps left to right: up at the middle keyframes; word 1 is not named
+    jump = [[-0.5, 0.0, 0.2], [-1 / 6, -0.5, 0.2], [1 / 6, -0.5, 0.2], [0.5, 0.0, 0.2]]
+    places = torch.tensor([[sum(jump, []), [0.5, 0.5, 0.2] * 4]])
+    named = torch.tensor([[True, False]])
+    features = torch.tensor([[[1.0, 0.0], [0.0, 1.0]]])
+    painted = layout_map(places, named, features, frames=16, size=16)  # (1, 2, 16, 16, 16)
+    assert painted[0, 1].abs().max() == 0  # an unnamed word is not painted
+
+    def peak(frame: int) -> tuple[float, float]:
+        """The thing's place in a frame, in half-frames: the centre of its painted cells."""
+        row, col = np.unravel_index(painted[0, 0, frame].argmax().item(), (16, 16))
+        return (col + 0.5) / 8 - 1, (row + 0.5) / 8 - 1
+
+    assert peak(0) == pytest.approx((-0.5, 0.0), abs=1 / 16)
+    assert peak(5) == pytest.approx((-1 / 6, -0.5), abs=1 / 8)  # the second keyframe, up in the air
+    assert peak(15) == pytest.approx((0.5, 0.0), abs=1 / 16)
+    assert 0.8 < painted[0, 0].amax(dim=(1, 2)).min() <= 1  # the word's features, at full strength
+    assert painted[0, 0, 0, 0, 15] < 1e-3  # and nothing far from it
+
+
+def unet_inputs() -> tuple:
+    generator = torch.Generator().manual_seed(1)
+    latents = torch.randn(1, 8, 16, 16, 16, generator=generator)
+    text = torch.randn(1, 5, 96, generator=generator)
+    return latents, torch.full((1, 16), 0.7), torch.zeros_like(latents), torch.zeros(1, 16), text, torch.ones(1, 5), \
+        text.mean(1), None
+
+
+@torch.no_grad()
+def test_a_network_grown_by_a_layout_does_what_it_did_until_it_learns_to_read_it():
+    torch.manual_seed(0)
+    old = TinyVideoUNet().eval()
+    torch.nn.init.normal_(old.conv_out.weight, std=0.05)  # zero at first: every output would be 0
+    grown = TinyVideoUNet(layout_channels=4).eval()
+    assert load_grown(grown, old.state_dict()) == ["conv_in", "layout_proj", "place_head"]
+    inputs = unet_inputs()
+    places, named = torch.rand(1, 5, PLACE_SIZE) * 2 - 1, torch.tensor([[False, True, True, False, False]])
+    assert torch.allclose(grown(*inputs, places, named), old(*inputs), atol=1e-5)
+    torch.nn.init.normal_(grown.conv_in.weight[:, -4:], std=0.1)  # as training would move it
+    assert not torch.allclose(grown(*inputs, places, named), old(*inputs), atol=1e-3)
+    assert torch.allclose(grown(*inputs), old(*inputs), atol=1e-5)  # no layout given: none painted
+    moved = places.clone()
+    moved[..., 0::3] *= -1  # the named things mirrored
+    assert not torch.allclose(grown(*inputs, moved, named), grown(*inputs, places, named), atol=1e-3)
+    with pytest.raises(ValueError, match="does not fit"):
+        load_grown(TinyVideoUNet(), grown.state_dict())
+
+
+def tiny_layout_pipeline() -> SoraTinyPipeline:
+    torch.manual_seed(0)
+    tokenizer = build_tokenizer()
+    return SoraTinyPipeline(tokenizer=tokenizer, text_encoder=TinyTextEncoder(vocab_size=len(tokenizer)),
+                            unet=TinyVideoUNet(layout_channels=4).eval(), vae=TinyFrameAutoencoder().eval(),
+                            scheduler=FlowMatchEulerDiscreteScheduler(shift=3.0))
+
+
+def test_the_pipeline_paints_where_its_text_encoder_reads_the_things_in_text_to_video_alone():
+    pipe = tiny_layout_pipeline()
+    seen = []
+    forward = pipe.unet.forward
+    pipe.unet.forward = lambda *args: seen.append(args[-2:]) or forward(*args)
+    prompt = "a red ball above a blue cube"
+    pipe(prompt, num_inference_steps=2, generator=torch.Generator().manual_seed(0))
+    places, named = seen[-1]
+    assert named.tolist() == [[False] * 40, naming_words(prompt).tolist()]  # the negative prompt names nothing
+    with torch.no_grad():
+        tokens = encode_text(pipe.tokenizer, pipe.text_encoder, ["", prompt])[0]
+        assert torch.allclose(places, pipe.unet.place_head(tokens))
+    seen.clear()
+    pipe(prompt, num_inference_steps=2, condition_frames=np.zeros((2, 64, 64, 3), np.float32))
+    assert seen[-1] == (None, None)  # given frames already say where the things are
+
+
+def test_the_truth_is_painted_for_the_clips_with_a_caption_and_no_given_frames():
+    cfg = TrainConfig(caption_dropout=0.0, layout_dropout=0.0, layout_channels=4)
+    scenes = pool_scenes(TrainConfig(pool_clips=32))
+    places, named = (torch.from_numpy(np.stack(x)) for x in zip(*map(word_places, scenes), strict=True))
+    seen = {}
+
+    def unet(*args):
+        seen["cond_mask"], seen["places"], seen["named"] = args[3], args[-2], args[-1]
+        return torch.zeros_like(args[0])
+
+    tokenizer = build_tokenizer()
+    x0 = torch.randn(32, 8, 16, 16, 16)
+    diffusion_loss(unet, TinyTextEncoder(vocab_size=len(tokenizer)), tokenizer, x0, [s.caption for s in scenes], cfg,
+                   torch.Generator().manual_seed(0), step=0, places=places, named=named)
+    free = ~seen["cond_mask"].bool().any(1)
+    assert 0 < free.sum() < 32  # some clips of the batch have given frames, some none
+    assert torch.equal(seen["named"], named & free[:, None]) and torch.equal(seen["places"], places)
+    diffusion_loss(unet, TinyTextEncoder(vocab_size=len(tokenizer)), tokenizer, x0, [s.caption for s in scenes],
+                   replace(cfg, layout_dropout=0.5), torch.Generator().manual_seed(0), step=0, places=places,
+                   named=named)
+    painted = seen["named"].any(1)
+    assert 0 < painted.sum() < free.sum()  # a share of those left without, so the model works without one too
+
+
+def test_the_place_loss_teaches_a_text_encoder_which_named_thing_is_where():
+    # captions in pairs one word apart: "a red ball above a blue cube" / "... below ...", "left of" /
+    # "right of". Trained by the place loss, a text encoder tells which named thing is where; a fresh one,
+    # as blind to word order as the diffusion loss left the shipped one, does not (bench/text_binding.py)
+    torch.manual_seed(0)
+    tokenizer = build_tokenizer()
+    fresh, encoder = (TinyTextEncoder(vocab_size=len(tokenizer)) for _ in range(2))
+    head = torch.nn.Linear(encoder.config.width, PLACE_SIZE)
+    opt = torch.optim.AdamW([*encoder.parameters(), *head.parameters()], lr=3e-3)
+    for step in range(150):
+        captions, places, named, _ = text_binding.batch(range(16 * step, 16 * step + 16))
+        loss = place_loss(head, encode_text(tokenizer, encoder, captions)[0], places, named)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    captions, places, named, axes = text_binding.batch(range(10**6, 10**6 + 40))
+    with torch.no_grad():
+        read = head(encode_text(tokenizer, encoder, captions)[0])
+    assert text_binding.read_in_order(read, places, named, axes) > 0.9
+    # the bench's probe, fitted on the frozen states, finds the order in the trained encoder alone
+    assert text_binding.probe(tokenizer, encoder, pairs=40, steps=150) > 0.9
+    assert text_binding.probe(tokenizer, fresh, pairs=40, steps=150) < 0.7
