@@ -9,6 +9,7 @@ import torch
 from diffusers import FlowMatchEulerDiscreteScheduler
 
 from bench import text_binding
+from bench.layout_oracle import TruthHead
 from sora_core.tiny.model import PLACE_SIZE, TinyFrameAutoencoder, TinyTextEncoder, TinyVideoUNet, layout_map
 from sora_core.tiny.pipeline import SoraTinyPipeline, encode_text
 from sora_core.tiny.tokenizer import COLOUR_OF, THING_WORDS, build_tokenizer, naming_words, split_words
@@ -113,6 +114,12 @@ def test_the_pipeline_paints_where_its_text_encoder_reads_the_things_in_text_to_
     seen.clear()
     pipe(prompt, num_inference_steps=2, condition_frames=np.zeros((2, 64, 64, 3), np.float32))
     assert seen[-1] == (None, None)  # given frames already say where the things are
+    # bench/layout_oracle.py paints the world's truth instead of what the head reads
+    scene = text_binding.relation_pair(0, "above")[0]
+    truth = torch.from_numpy(word_places(scene)[0])
+    pipe.unet.place_head = TruthHead(truth)
+    pipe(scene.caption, num_inference_steps=2, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(seen[-1][0][1], truth) and not seen[-1][0][0].any()
 
 
 def test_the_truth_is_painted_for_the_clips_with_a_caption_and_no_given_frames():
