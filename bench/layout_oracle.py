@@ -22,14 +22,15 @@ from sora_core.world.score import score  # noqa: E402
 
 
 class TruthHead(torch.nn.Module):
-    """Stands in for the place head: the truth's places for the prompt, none for the negative prompt."""
+    """Stands in for the place head: the truth's places for the prompt (as every guess of a head with
+    several), none for the negative prompt."""
 
-    def __init__(self, places: torch.Tensor):
+    def __init__(self, places: torch.Tensor, guesses: int = 1):
         super().__init__()
-        self.places = places
+        self.places, self.guesses = places, guesses
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
-        return torch.stack([torch.zeros_like(self.places), self.places]).to(tokens)
+        return torch.stack([torch.zeros_like(self.places), self.places]).repeat(1, 1, self.guesses).to(tokens)
 
 
 def main() -> None:
@@ -44,7 +45,7 @@ def main() -> None:
             scenes = scenes_of(kind, args)
             right = {"head": 0, "truth": 0}
             for i, scene in enumerate(scenes):
-                truth = TruthHead(torch.from_numpy(word_places(scene)[0]))
+                truth = TruthHead(torch.from_numpy(word_places(scene)[0]), pipe.unet.config.layout_guesses)
                 for source in right:
                     pipe.unet.place_head = head if source == "head" else truth
                     frames = pipe(scene.caption, num_inference_steps=args.steps,

@@ -68,8 +68,8 @@ def probe(tokenizer, encoder: TinyTextEncoder, pairs: int, steps: int, seed: int
     with torch.enable_grad():  # also when called under no_grad, as bench/recipe_sweep.py's scoring is
         for step in range(steps):
             captions, places, named, _ = batch(range(16 * step, 16 * step + 16))
-            loss = place_loss(head, encode_text(tokenizer, encoder, captions)[0], places.to(encoder.device),
-                              named.to(encoder.device))
+            read = head(encode_text(tokenizer, encoder, captions)[0])[:, :, None]  # one guess
+            loss = place_loss(read, None, places.to(encoder.device), named.to(encoder.device))
             opt.zero_grad()
             loss.backward()
             opt.step()

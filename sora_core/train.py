@@ -100,6 +100,8 @@ class TrainConfig:
     # given frames and a caption (the pipeline paints it in text-to-video alone)
     layout_channels: int = 0
     layout_dropout: float = 0.2
+    layout_guesses: int = 1  # layouts the head reads, one drawn at sampling (TinyVideoUNet)
+    place_width: int = 0  # the head's hidden width (0: linear)
     # and the loss on its head reading those places from the text (`place_loss`), which the pipeline's map
     # comes from: trained by the diffusion loss alone, a word's state hardly depends on its sentence (the
     # shipped encoder's "red" in "a red ball above a blue cube" and in "... below a blue cube" agree to
@@ -494,11 +496,23 @@ def draw_clips(weights: torch.Tensor | None, pool_size: int, batch: int, gen: to
     return torch.multinomial(weights, batch, replacement=True, generator=gen)
 
 
-def place_loss(head: torch.nn.Linear, tokens: torch.Tensor, places: torch.Tensor, named: torch.Tensor) -> torch.Tensor:
-    """How far `head` reads each thing-naming word's state (tokens: B, L, D) from where its thing is
-    (`word_places`: places B, L, 4 and named B, L): the mean squared error over the named words."""
-    error = ((head(tokens) - places) ** 2).mean(dim=-1)
-    return (error * named).sum() / named.sum().clamp(min=1)
+def place_loss(guesses: torch.Tensor, logits: torch.Tensor | None, places: torch.Tensor,
+               named: torch.Tensor) -> torch.Tensor:
+    """How far a place head's reading of each thing-naming word (`TinyVideoUNet.place_guesses`: guesses
+    B, L, G, PLACE_SIZE and the logits of each guess B, G, or None for one) is from where its thing is
+    (`word_places`: places B, L, PLACE_SIZE and named B, L): the mean squared error over the named words.
+    With several guesses, winner takes all: each caption's best guess takes the error (the others a
+    twentieth of theirs, so none is left untrained) and the logits learn to pick it (cross-entropy);
+    a caption that names nothing is left out."""
+    error = ((guesses - places[:, :, None]) ** 2).mean(dim=-1)  # (B, L, guesses)
+    said = named.sum(1).clamp(min=1)[:, None]
+    per_guess = (error * named[..., None]).sum(1) / said  # (B, guesses)
+    if logits is None:
+        return per_guess[:, 0].sum() / named.any(1).sum().clamp(min=1)
+    best = per_guess.argmin(1)
+    loss = per_guess.gather(1, best[:, None])[:, 0] + 0.05 * per_guess.mean(1) + 0.1 * F.cross_entropy(
+        logits, best, reduction="none")
+    return (loss * named.any(1)).sum() / named.any(1).sum().clamp(min=1)
 
 
 def diffusion_loss(unet, text_encoder, tokenizer, x0, captions, cfg: TrainConfig, gen: torch.Generator,
@@ -563,7 +577,7 @@ def state_of_export(folder: Path, cfg: TrainConfig) -> dict:
             "gen": torch.Generator().manual_seed(cfg.seed + step).get_state()}
 
 
-GROWN_MODULES = ("time_attn", "frame_text", "place_head", "layout_proj")
+GROWN_MODULES = ("time_attn", "frame_text", "place_head", "guess_head", "layout_proj")
 
 
 def load_grown(unet: TinyVideoUNet, weights: dict[str, torch.Tensor]) -> list[str]:
@@ -658,7 +672,8 @@ def train(cfg: TrainConfig, run: Path, out: Path, resume_from: Path | None = Non
     text_encoder = TinyTextEncoder(vocab_size=len(tokenizer))
     unet = TinyVideoUNet(latent_channels=ae.config.latent_channels, temporal_attention=cfg.temporal_attention,
                          carry_condition=cfg.carry_condition, clause_attention=cfg.clause_attention,
-                         clause_film=cfg.clause_film, layout_channels=cfg.layout_channels)
+                         clause_film=cfg.clause_film, layout_channels=cfg.layout_channels,
+                         layout_guesses=cfg.layout_guesses, place_width=cfg.place_width)
     ema_text, ema_unet = copy.deepcopy(text_encoder), copy.deepcopy(unet)
     gen = torch.Generator().manual_seed(cfg.seed)
     step, opt_state = 0, None
@@ -724,9 +739,9 @@ def train(cfg: TrainConfig, run: Path, out: Path, resume_from: Path | None = Non
             half = cfg.place_batch // 2
             said = torch.cat([two[torch.randint(0, len(two), (half,), generator=gen)],
                               torch.randint(0, cfg.pool_clips, (cfg.place_batch - half,), generator=gen)])
-            tokens = encode_text(tokenizer, text_encoder, [pool.captions[i] for i in said])[0]
-            loss = loss + cfg.place_weight * place_loss(unet.place_head, tokens, pool.places[said].to(device),
-                                                        pool.named[said].to(device))
+            tokens, _, pooled, _ = encode_text(tokenizer, text_encoder, [pool.captions[i] for i in said])
+            loss = loss + cfg.place_weight * place_loss(*unet.place_guesses(tokens, pooled),
+                                                        pool.places[said].to(device), pool.named[said].to(device))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
@@ -771,6 +786,8 @@ def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, Train
     parser.add_argument("--box-weight", type=float, help="extra loss weight inside the things' boxes, e.g. 3")
     parser.add_argument("--layout", type=int, metavar="CHANNELS", dest="layout_channels",
                         help="the U-Net reads where each named thing goes and takes it painted as a map, e.g. 8")
+    parser.add_argument("--layout-guesses", type=int, help="layouts the head reads, one drawn per clip, e.g. 4")
+    parser.add_argument("--place-width", type=int, help="the layout head's hidden width, e.g. 256 (default: linear)")
     parser.add_argument("--place-weight", type=float,
                         help="weight of the loss on the layout's head reading the places from the text (default 1)")
     parser.add_argument("--place-batch", type=int, help="captions per step for the place loss (default 64)")
@@ -797,7 +814,8 @@ def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, Train
     for name in ("steps", "pool_clips", "batch", "threads", "refresh", "refresh_from", "decoder_steps",
                  "texture_weight", "decoder_jitter", "latent_channels", "ae_steps", "ae_edge_weight",
                  "ae_texture_weight", "decoder_text", "box_weight", "decoder_remade",
-                 "decoder_box_weight", "layout_channels", "place_weight", "place_batch"):
+                 "decoder_box_weight", "layout_channels", "layout_guesses", "place_width", "place_weight",
+                 "place_batch"):
         if getattr(args, name):
             setattr(cfg, name, getattr(args, name))
     for pair in args.draw_weight:

@@ -91,11 +91,12 @@ def test_a_network_grown_by_a_layout_does_what_it_did_until_it_learns_to_read_it
         load_grown(TinyVideoUNet(), grown.state_dict())
 
 
-def tiny_layout_pipeline() -> SoraTinyPipeline:
+def tiny_layout_pipeline(guesses: int = 1) -> SoraTinyPipeline:
     torch.manual_seed(0)
     tokenizer = build_tokenizer()
+    unet = TinyVideoUNet(layout_channels=4, layout_guesses=guesses).eval()
     return SoraTinyPipeline(tokenizer=tokenizer, text_encoder=TinyTextEncoder(vocab_size=len(tokenizer)),
-                            unet=TinyVideoUNet(layout_channels=4).eval(), vae=TinyFrameAutoencoder().eval(),
+                            unet=unet, vae=TinyFrameAutoencoder().eval(),
                             scheduler=FlowMatchEulerDiscreteScheduler(shift=3.0))
 
 
@@ -120,6 +121,22 @@ def test_the_pipeline_paints_where_its_text_encoder_reads_the_things_in_text_to_
     pipe.unet.place_head = TruthHead(truth)
     pipe(scene.caption, num_inference_steps=2, generator=torch.Generator().manual_seed(0))
     assert torch.equal(seen[-1][0][1], truth) and not seen[-1][0][0].any()
+
+
+def test_the_pipeline_draws_one_of_the_heads_guesses_with_its_seed():
+    pipe = tiny_layout_pipeline(guesses=4)
+    seen = []
+    forward = pipe.unet.forward
+    pipe.unet.forward = lambda *args: seen.append(args[-2]) or forward(*args)
+    prompt = "a red ball and a blue cube collide and bounce apart"
+    with torch.no_grad():
+        tokens, _, pooled, _ = encode_text(pipe.tokenizer, pipe.text_encoder, ["", prompt])
+        guesses = pipe.unet.place_guesses(tokens, pooled)[0][1]  # (L, 4, PLACE_SIZE)
+    drawn = []
+    for seed in (0, 1, 2, 3, 4, 5, 0):
+        pipe(prompt, num_inference_steps=1, generator=torch.Generator().manual_seed(seed))
+        drawn.append(next(g for g in range(4) if torch.equal(seen[-1][1], guesses[:, g])))
+    assert len(set(drawn)) > 1 and drawn[0] == drawn[-1]  # the seed decides, and the same seed again
 
 
 def test_the_truth_is_painted_for_the_clips_with_a_caption_and_no_given_frames():
@@ -157,7 +174,7 @@ def test_the_place_loss_teaches_a_text_encoder_which_named_thing_is_where():
     opt = torch.optim.AdamW([*encoder.parameters(), *head.parameters()], lr=3e-3)
     for step in range(150):
         captions, places, named, _ = text_binding.batch(range(16 * step, 16 * step + 16))
-        loss = place_loss(head, encode_text(tokenizer, encoder, captions)[0], places, named)
+        loss = place_loss(head(encode_text(tokenizer, encoder, captions)[0])[:, :, None], None, places, named)
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -168,3 +185,29 @@ def test_the_place_loss_teaches_a_text_encoder_which_named_thing_is_where():
     # the bench's probe, fitted on the frozen states, finds the order in the trained encoder alone
     assert text_binding.probe(tokenizer, encoder, pairs=40, steps=150) > 0.9
     assert text_binding.probe(tokenizer, fresh, pairs=40, steps=150) < 0.7
+
+
+def test_a_head_with_several_guesses_reads_each_layout_a_caption_allows_and_draws_them_by_the_seed():
+    # one caption, two layouts in the truth: the first thing on the left and the second on the right, or
+    # the other way round (a collision says neither). One guess learns the mean, both things in the middle;
+    # two guesses learn both layouts, and the pipeline's draw picks each about half the time.
+    torch.manual_seed(0)
+    tokens, pooled = torch.randn(1, 2, 96).expand(64, -1, -1), torch.randn(1, 96).expand(64, -1)
+    sides = torch.tensor([1.0, -1.0]).repeat(32)[:, None]
+    places = torch.zeros(64, 2, PLACE_SIZE)
+    places[:, 0, 0::3], places[:, 1, 0::3] = -0.5 * sides, 0.5 * sides  # x at every keyframe
+    named = torch.ones(64, 2, dtype=torch.bool)
+    read = {}
+    for guesses in (1, 2):
+        unet = TinyVideoUNet(layout_channels=4, layout_guesses=guesses, place_width=32)
+        opt = torch.optim.AdamW([p for name, p in unet.named_parameters() if "_head" in name], lr=1e-2)
+        for _ in range(300):
+            loss = place_loss(*unet.place_guesses(tokens, pooled), places, named)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        with torch.no_grad():
+            read[guesses] = unet.read_places(tokens, pooled, torch.Generator().manual_seed(0))[:, 0, 0]  # thing 1's x
+    assert read[1].abs().max() < 0.1  # the mean of the two layouts: the middle
+    assert torch.allclose(read[2].abs(), torch.full((64,), 0.5), atol=0.1)  # always one of the two layouts
+    assert 16 < (read[2] < 0).sum() < 48  # each drawn about half the time

@@ -518,7 +518,7 @@ def test_the_decoder_tune_weighs_the_pixels_of_the_pools_things(uninterrupted, t
 
 def test_a_run_grown_by_a_layout_resumes_to_the_same_weights_and_needs_it_to_go_on(uninterrupted, tmp_path):
     start = uninterrupted / "run" / "checkpoint.pt"  # step 4, no layout yet
-    laid_out = replace(toy_config(steps=6), layout_channels=4)
+    laid_out = replace(toy_config(steps=6), layout_channels=4, layout_guesses=2, place_width=8)
     train(laid_out, tmp_path / "straight", tmp_path / "straight-out", resume_from=start)
     train(laid_out, tmp_path / "stopped", tmp_path / "stopped-out", resume_from=start, stop_at_step=5)
     train(laid_out, tmp_path / "stopped", tmp_path / "stopped-out")
@@ -530,10 +530,13 @@ def test_a_run_grown_by_a_layout_resumes_to_the_same_weights_and_needs_it_to_go_
     for part in straight:
         assert all(torch.equal(straight[part][k], stopped[part][k]) for k in straight[part])
     assert straight["unet"]["conv_in.weight"].shape[1] == 17 + 4
-    assert not torch.equal(straight["unet"]["place_head.weight"], heavier["unet"]["place_head.weight"])
+    for head in ("place_head.0.weight", "guess_head.weight"):  # the head of two guesses, an MLP
+        assert not torch.equal(straight["unet"][head], heavier["unet"][head])
     text = straight["text_encoder"]
     assert not all(torch.equal(text[k], heavier["text_encoder"][k]) for k in text)  # it reaches the text encoder
     with pytest.raises(ValueError, match="--layout"):
         train(toy_config(steps=8), tmp_path / "stopped", tmp_path / "stopped-out")
     assert parse_args(["--layout", "8", "--place-weight", "2"])[1].layout_channels == 8
     assert parse_args(["--layout", "8", "--place-weight", "2"])[1].place_weight == 2.0
+    cfg = parse_args(["--layout", "8", "--layout-guesses", "4", "--place-width", "256"])[1]
+    assert (cfg.layout_guesses, cfg.place_width) == (4, 256)

@@ -297,7 +297,8 @@ class TinyVideoUNet(ModelMixin, ConfigMixin):
     def __init__(self, latent_channels: int = 8, channels: tuple[int, int, int] = (64, 96, 128),
                  text_dim: int = 96, emb_dim: int = 128, max_frames: int = 64, latent_size: int = 16,
                  temporal_attention: bool = False, carry_condition: bool = False,
-                 clause_attention: bool = False, clause_film: bool = False, layout_channels: int = 0):
+                 clause_attention: bool = False, clause_film: bool = False, layout_channels: int = 0,
+                 layout_guesses: int = 1, place_width: int = 0):
         # temporal_attention and carry_condition shorten the path from given frames to new ones
         # (docs/TRAINING.md); the step-14,000 weights were trained without them. clause_attention
         # lets each frame weigh the clauses of the prompt (AttentionBlock), for temporal order;
@@ -306,12 +307,20 @@ class TinyVideoUNet(ModelMixin, ConfigMixin):
         # trained on the world's truth) and takes those places painted as a map (`layout_map`) beside its
         # input. Through cross-attention alone it drew relations at chance and a thing too many in one
         # single prompt in four (docs/TRAINING.md); a map puts "red" and "ball" where they belong.
+        # layout_guesses > 1: the head reads that many layouts and how likely each is, and the pipeline
+        # draws one with the seed: a caption leaves open which side each thing starts on, and one guess,
+        # the mean, left two colliding things still in the middle. place_width > 0: the head is an MLP of
+        # that hidden width (0: linear).
         super().__init__()
         c0, c1, c2 = channels
         # input: noisy latents, the clean condition latents, the condition mask (and the layout)
         self.conv_in = nn.Conv2d(2 * latent_channels + 1 + layout_channels, c0, 3, padding=1)
         if layout_channels:
-            self.place_head = nn.Linear(text_dim, PLACE_SIZE)
+            out = layout_guesses * PLACE_SIZE
+            self.place_head = (nn.Sequential(nn.Linear(text_dim, place_width), nn.GELU(), nn.Linear(place_width, out))
+                               if place_width else nn.Linear(text_dim, out))
+            if layout_guesses > 1:
+                self.guess_head = nn.Linear(text_dim, layout_guesses)
             self.layout_proj = nn.Linear(text_dim, layout_channels)
         self.noise_mlp = nn.Sequential(nn.Linear(64, emb_dim), nn.SiLU(), nn.Linear(emb_dim, emb_dim))
         self.frame_pos = nn.Parameter(torch.randn(max_frames, emb_dim) * 0.02)
@@ -339,6 +348,22 @@ class TinyVideoUNet(ModelMixin, ConfigMixin):
         s1, s2 = latent_size // 2, latent_size // 4
         self.pos1 = nn.Parameter(torch.randn(max_frames, s1 * s1, c1) * 0.02)
         self.pos2 = nn.Parameter(torch.randn(max_frames, s2 * s2, c2) * 0.02)
+
+    def place_guesses(self, tokens: torch.Tensor, pooled: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The layouts the place head reads from the text tokens (B, L, D): (B, L, guesses, PLACE_SIZE), and
+        the logits of how likely each is from the pooled text (B, D): (B, guesses), None for one guess."""
+        guesses = self.place_head(tokens).unflatten(-1, (self.config.layout_guesses, PLACE_SIZE))
+        return guesses, self.guess_head(pooled) if self.config.layout_guesses > 1 else None
+
+    def read_places(self, tokens: torch.Tensor, pooled: torch.Tensor,
+                    generator: torch.Generator | None = None) -> torch.Tensor:
+        """Where the text puts each word's thing (B, L, PLACE_SIZE): with several guesses, one drawn per
+        prompt by `generator` (a CPU one) as likely as the head reads it."""
+        guesses, logits = self.place_guesses(tokens, pooled)
+        if logits is None:
+            return guesses[:, :, 0]
+        pick = torch.multinomial(logits.softmax(-1).float().cpu(), 1, generator=generator)[:, 0].to(tokens.device)
+        return guesses[torch.arange(len(guesses), device=tokens.device), :, pick]
 
     def forward(self, sample: torch.Tensor, sigmas: torch.Tensor, cond: torch.Tensor, cond_mask: torch.Tensor,
                 text: torch.Tensor, text_mask: torch.Tensor, pooled: torch.Tensor,

@@ -110,20 +110,18 @@ class SoraTinyPipeline(DiffusionPipeline):
         self._interrupt = False
         device = self.device
 
-        # 2. Encode the prompt, with the negative prompt as the unconditional half of guidance, and read
-        # where its things go
+        # 2. Encode the prompt, with the negative prompt as the unconditional half of guidance
         tokens, mask, pooled, clauses = encode_text(self.tokenizer, self.text_encoder, [negative_prompt, prompt])
 
-        places = named = None
-        if self.unet.config.layout_channels and condition_frames is None:
-            places = self.unet.place_head(tokens)
-            named = torch.from_numpy(np.stack([naming_words(p) for p in (negative_prompt, prompt)])).to(device)
-
-        # 3. Prepare latents and the clean condition frames
+        # 3. Prepare latents, where the prompt's things go, and the clean condition frames
         c, size = self.unet.config.latent_channels, self.unet.config.latent_size
         shape = (1, c, num_frames, size, size)
         if latents is None:
             latents = torch.randn(shape, generator=generator, dtype=torch.float32).to(device)
+        places = named = None
+        if self.unet.config.layout_channels and condition_frames is None:  # drawn after the noise: it stays
+            places = self.unet.read_places(tokens, pooled, generator)
+            named = torch.from_numpy(np.stack([naming_words(p) for p in (negative_prompt, prompt)])).to(device)
         cond = torch.zeros(shape, device=device)
         cond_mask = torch.zeros(1, num_frames, device=device)
         if condition_frames is not None:
