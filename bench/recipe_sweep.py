@@ -60,9 +60,12 @@ RECIPES = {
     "boxes-batch64": (True, {"draw_weights": {"sequence": 3.0}, "batch": 64, "box_weight": 3.0}),
     # the U-Net reads where each named thing goes from the text and takes it painted as a map (train.py's
     # --layout): the shipped one's words do not say which of two things goes on top (bench/text_binding.py)
-    "layout-batch64": (True, {"draw_weights": {"sequence": 3.0}, "batch": 64, "layout_channels": 8}),
+    # (a head of 4 guesses: a caption leaves open which side each thing starts on)
+    "layout-batch64": (True, {"draw_weights": {"sequence": 3.0}, "batch": 64, "layout_channels": 8,
+                              "layout_guesses": 4, "place_width": 256}),
     "scratch-full-layout-batch64": (False, {"temporal_attention": True, "carry_condition": True,
                                             "clause_attention": True, "clause_film": True, "layout_channels": 8,
+                                            "layout_guesses": 4, "place_width": 256,
                                             "draw_weights": {"sequence": 3.0}, "batch": 64}),
     # the pool never runs out: 16 new clips a step, rendered while the GPU trains (train.py's --refresh)
     "fresh-clips-batch64": (True, {"draw_weights": {"sequence": 3.0}, "batch": 64, "refresh": 16,
