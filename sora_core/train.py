@@ -505,14 +505,15 @@ def place_loss(guesses: torch.Tensor, logits: torch.Tensor | None, places: torch
     twentieth of theirs, so none is left untrained) and the logits learn to pick it (cross-entropy);
     a caption that names nothing is left out."""
     error = ((guesses - places[:, :, None]) ** 2).mean(dim=-1)  # (B, L, guesses)
-    said = named.sum(1).clamp(min=1)[:, None]
-    per_guess = (error * named[..., None]).sum(1) / said  # (B, guesses)
+    per_guess = (error * named[..., None]).sum(1) / named.sum(1).clamp(min=1)[:, None]  # (B, guesses)
+    names = named.any(1)  # the captions that name a thing
     if logits is None:
-        return per_guess[:, 0].sum() / named.any(1).sum().clamp(min=1)
-    best = per_guess.argmin(1)
-    loss = per_guess.gather(1, best[:, None])[:, 0] + 0.05 * per_guess.mean(1) + 0.1 * F.cross_entropy(
-        logits, best, reduction="none")
-    return (loss * named.any(1)).sum() / named.any(1).sum().clamp(min=1)
+        loss = per_guess[:, 0]
+    else:
+        best = per_guess.argmin(1)
+        loss = per_guess.gather(1, best[:, None])[:, 0] + 0.05 * per_guess.mean(1) + 0.1 * F.cross_entropy(
+            logits, best, reduction="none")
+    return (loss * names).sum() / names.sum().clamp(min=1)
 
 
 def diffusion_loss(unet, text_encoder, tokenizer, x0, captions, cfg: TrainConfig, gen: torch.Generator,
