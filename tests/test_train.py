@@ -20,7 +20,7 @@ from sora_core.tiny.model import (
     carry_last_given,
     clause_ids,
 )
-from sora_core.tiny.pipeline import SoraTinyPipeline
+from sora_core.tiny.pipeline import SoraTinyPipeline, encode_text
 from sora_core.tiny.tokenizer import build_tokenizer
 from sora_core.train import (
     LatentPool,
@@ -33,6 +33,8 @@ from sora_core.train import (
     load_grown,
     lr_at,
     parse_args,
+    place_loss,
+    place_targets,
     pool_boxes,
     pool_scenes,
     reconstruction_loss,
@@ -540,3 +542,39 @@ def test_a_run_grown_by_a_layout_resumes_to_the_same_weights_and_needs_it_to_go_
     assert parse_args(["--layout", "8", "--place-weight", "2"])[1].place_weight == 2.0
     cfg = parse_args(["--layout", "8", "--layout-guesses", "4", "--place-width", "256"])[1]
     assert (cfg.layout_guesses, cfg.place_width) == (4, 256)
+
+
+def test_the_layout_head_fitted_alone_learns_on_the_frozen_text_encoder_and_changes_nothing_else(
+        uninterrupted, tmp_path):
+    laid_out = replace(toy_config(steps=6), layout_channels=4)  # the stage trains a linear head with it
+    train(laid_out, tmp_path / "run", tmp_path / "stage", resume_from=uninterrupted / "run" / "checkpoint.pt")
+    with pytest.raises(ValueError, match="--steps 8 first"):  # fitted on the text encoder as it is at the end
+        train(replace(laid_out, steps=8, place_steps=40), tmp_path / "early", tmp_path / "early-out",
+              resume_from=tmp_path / "run" / "checkpoint.pt")
+    with pytest.raises(ValueError, match="--layout"):
+        train(replace(toy_config(steps=4), place_steps=40), tmp_path / "none", tmp_path / "none-out",
+              resume_from=uninterrupted / "run" / "checkpoint.pt")
+    # afresh, as a head of two guesses from an MLP (another shape than the stage's)
+    fitted = replace(laid_out, layout_guesses=2, place_width=16, place_steps=40)
+    train(fitted, tmp_path / "run", tmp_path / "fitted")
+    stage, tuned = ({part: load_file(tmp_path / name / part / "diffusion_pytorch_model.safetensors")
+                     for part in ("text_encoder", "unet")} for name in ("stage", "fitted"))
+    assert all(torch.equal(stage["text_encoder"][k], v) for k, v in tuned["text_encoder"].items())
+    rest = [k for k in tuned["unet"] if not k.startswith(("place_head.", "guess_head."))]
+    assert rest and all(torch.equal(stage["unet"][k], tuned["unet"][k]) for k in rest)
+    assert tuned["unet"]["place_head.0.weight"].shape == (16, 96) and "guess_head.weight" in tuned["unet"]
+    assert json.loads((tmp_path / "fitted" / "training.json").read_text())["config"]["place_steps"] == 40
+
+    def loss(name):  # the place loss on the pool's captions
+        pipe = SoraTinyPipeline.from_pretrained(tmp_path / name)
+        scenes = pool_scenes(laid_out)
+        places, named, _ = place_targets(scenes)
+        with torch.no_grad():
+            tokens, _, pooled, _ = encode_text(pipe.tokenizer, pipe.text_encoder, [s.caption for s in scenes])
+            return place_loss(*pipe.unet.place_guesses(tokens, pooled), places, named).item()
+
+    assert loss("fitted") < 0.5 * loss("stage")
+    # resumed with the same option, fitted once, not again: a refit would need the stage done, and it trains on
+    train(replace(fitted, steps=8), tmp_path / "run", tmp_path / "on")
+    assert json.loads((tmp_path / "on" / "training.json").read_text())["step"] == 8
+    assert parse_args(["--layout", "8", "--tune-places", "3000"])[1].place_steps == 3000
