@@ -103,6 +103,19 @@ def test_the_scorer_says_what_it_read_instead(held_out_scenes):
     assert seen(render(swapped, seed=0), scene)["relation"] == opposite[scene.facts["relation"]]
 
 
+def test_an_interaction_is_read_going_either_way_and_another_interaction_is_not(held_out_scenes):
+    # "a red ball chases a blue cube" does not say which way: the mirrored truth did what was asked
+    scene = next(s for s in held_out_scenes if s.kind == "interaction")
+    mirrored = replace(scene, things=[replace(t, x=64 - t.x) for t in scene.things])
+    assert score(render(mirrored, seed=0), scene)["interaction"] is True
+    a, b = (scene.facts["colour"], scene.facts["object"]), (scene.facts["other_colour"], scene.facts["other_object"])
+    for other in (w for w in vocab.INTERACTIONS if w != scene.facts["interaction"]):
+        for direction in (1, -1):
+            things = [replace(t, x=t.x if direction > 0 else 64 - t.x)
+                      for t in world.interaction(random.Random(0), a, b, other)[0]]
+            assert seen(render(replace(scene, things=things), seed=0), scene)["interaction"] == other
+
+
 def test_a_caption_that_names_no_background_is_read_on_the_background_the_clip_shows(held_out_scenes):
     # three captions in ten name no background, so the world's own pick is not the only right one
     # (in sketch all but the sky are the same paper: any of them reads the same)

@@ -208,18 +208,21 @@ def _pair_tracks(frames, mask, scene, bg) -> np.ndarray:
 
 
 def interaction_of(frames, mask, scene, bg) -> str:
+    """The interaction whose prototype the two things' tracks are nearest, going either way: a caption names
+    the interaction and its two things, not which way it goes (the world draws that at random)."""
     rng = random.Random(0)
     a, b = (scene.facts["colour"], scene.facts["object"]), (scene.facts["other_colour"], scene.facts["other_object"])
     candidates = {}
     for what in vocab.INTERACTIONS:
-        for _ in range(20):  # the same direction as asked
-            things, _, facts = scenes.interaction(rng, a, b, what)
-            if facts["direction"] == scene.facts["direction"]:
-                break
-        proto = _with_things(scene, things)
-        f = render(proto, seed=0)
-        candidates[what] = _pair_tracks(f, foreground(f, bg), proto, bg)
-    return _nearest(_pair_tracks(frames, mask, scene, bg), candidates)
+        for direction in ("right", "left"):
+            for _ in range(20):
+                things, _, facts = scenes.interaction(rng, a, b, what)
+                if facts["direction"] == direction:
+                    break
+            proto = _with_things(scene, things)
+            f = render(proto, seed=0)
+            candidates[f"{what} {direction}"] = _pair_tracks(f, foreground(f, bg), proto, bg)
+    return _nearest(_pair_tracks(frames, mask, scene, bg), candidates).rpartition(" ")[0]
 
 
 def style_features(frames: np.ndarray) -> np.ndarray:
