@@ -301,8 +301,8 @@ def help_text(engine: Engine) -> str:
              "", "What to expect: colours and backgrounds nearly always come out right, and the sketch, "
              "cinematic, animation and realistic styles mostly; pixel art about a third to a half of the "
              "time (its autoencoder blurs pixel blocks). A single motion comes out right about nine times "
-             "in ten, two events in sequence (\"first ..., then ...\") about three times in four. Two "
-             "things collide, push or chase about half the time, it sometimes draws the wrong object, and "
+             "in ten, two events in sequence (\"first ..., then ...\") about three times in four, and two "
+             "things collide, push or chase about four times in five. It sometimes draws the wrong object, and "
              "it does not yet place two things where the prompt says (\"left of\", \"above\"). Scores on "
              "prompts it never saw: `docs/quality/quality.md`.",
              "", "**Vocabulary:** " + ", ".join(w for w in world_words() if w.isalpha()), "",
