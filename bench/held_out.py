@@ -15,12 +15,14 @@ from sora_core.video import to_uint8
 from sora_core.world.scenes import Scene, held_out_scenes
 
 
-def parse_args(doc: str, prompts: int) -> argparse.Namespace:
+def parse_args(doc: str, prompts: int, draws: int | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("models", nargs="+", type=Path, help="exported pipelines (folders)")
     parser.add_argument("--prompts", type=int, default=prompts)
     parser.add_argument("--seed", type=int, default=5)
     parser.add_argument("--steps", type=int, default=20)
+    if draws is not None:
+        parser.add_argument("--draws", type=int, default=draws, help="layouts drawn from the head per prompt")
     args = parser.parse_args()
     torch.set_num_threads(2)
     return args

@@ -1,23 +1,32 @@
-"""Does a U-Net with a layout follow it? Held-out relation and interaction prompts, each sampled twice
-for every exported sora-tiny pipeline given (`train --layout`): with the places its head reads from the
-text, and with the world's truth of the scene painted instead (an oracle layout). Where the truth scores
-high and the head low, the U-Net reads the map and the head is what to mend.
+"""Does a U-Net with a layout follow it, and does its head read a right one? Held-out relation and
+interaction prompts for every exported sora-tiny pipeline given (`train --layout`): each sampled with the
+places its head reads from the text and with the world's truth of the scene painted instead (an oracle
+layout), and the head's layouts (several draws of its guesses) rendered by the world itself, the scene's
+things moved where the head puts them. Where the truth scores high and the head low, the U-Net reads the
+map and the head is what to mend; where the head's layouts score high through the world and low through
+the U-Net, the U-Net does not follow them.
 
-    python bench/layout_oracle.py runs/x/export [--prompts 12] [--seed 5]
+    python bench/layout_oracle.py runs/x/export [--prompts 12] [--seed 5] [--draws 8]
 """
 
 import sys
+from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import torch
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.held_out import parse_args, scenes_of  # noqa: E402
-from sora_core.tiny.pipeline import SoraTinyPipeline  # noqa: E402
+from sora_core.tiny.model import KEYFRAMES  # noqa: E402
+from sora_core.tiny.pipeline import SoraTinyPipeline, encode_text  # noqa: E402
+from sora_core.tiny.tokenizer import named_colours  # noqa: E402
 from sora_core.train import word_places  # noqa: E402
 from sora_core.video import to_uint8  # noqa: E402
+from sora_core.world import SIZE, render  # noqa: E402
+from sora_core.world.scenes import FRAMES, RADIUS, Scene  # noqa: E402
 from sora_core.world.score import score  # noqa: E402
 
 
@@ -33,8 +42,30 @@ class TruthHead(torch.nn.Module):
         return torch.stack([torch.zeros_like(self.places), self.places]).repeat(1, 1, self.guesses).to(tokens)
 
 
+def scene_at(scene: Scene, places: np.ndarray) -> Scene:
+    """The scene with each thing a word names moved where `places` (MAX_TOKENS, PLACE_SIZE) puts that word's
+    thing: the keyframes interpolated frame by frame, as `layout_map` paints them (the inverse of
+    `word_places`; where two words name one thing, the later one's places win)."""
+    frames, keys = np.arange(FRAMES), np.linspace(0, FRAMES - 1, KEYFRAMES)
+    things = list(scene.things)
+    for i, colour in named_colours(scene.caption).items():
+        place = places[i].reshape(KEYFRAMES, 3) * (SIZE / 2) + [SIZE / 2, SIZE / 2, 0]
+        x, y, radius = (np.interp(frames, keys, place[:, k]) for k in range(3))
+        things = [replace(t, x=x, y=y, scale=np.maximum(radius / RADIUS, 0.2)) if t.colour == colour else t
+                  for t in things]
+    return replace(scene, things=things)
+
+
+def drawn_by_the_world(pipe: SoraTinyPipeline, scene: Scene, kind: str, draws: int) -> int:
+    """How many of `draws` layouts the head reads for the scene's caption, rendered by the world, score right."""
+    with torch.no_grad():
+        tokens, _, pooled, _ = encode_text(pipe.tokenizer, pipe.text_encoder, [scene.caption] * draws)
+        places = pipe.unet.read_places(tokens, pooled, torch.Generator().manual_seed(0)).numpy()
+    return sum(bool(score(render(scene_at(scene, p), seed=0), scene)[kind]) for p in places)
+
+
 def main() -> None:
-    args = parse_args(__doc__, prompts=12)
+    args = parse_args(__doc__, prompts=12, draws=8)
     for folder in args.models:
         pipe = SoraTinyPipeline.from_pretrained(folder)
         pipe.set_progress_bar_config(disable=True)
@@ -43,8 +74,9 @@ def main() -> None:
         head = pipe.unet.place_head
         for kind in ("relation", "interaction"):
             scenes = scenes_of(kind, args)
-            right = {"head": 0, "truth": 0}
+            right, drawn = {"head": 0, "truth": 0}, 0
             for i, scene in enumerate(scenes):
+                drawn += drawn_by_the_world(pipe, scene, kind, args.draws)
                 truth = TruthHead(torch.from_numpy(word_places(scene)[0]), pipe.unet.config.layout_guesses)
                 for source in right:
                     pipe.unet.place_head = head if source == "head" else truth
@@ -52,7 +84,8 @@ def main() -> None:
                                   generator=torch.Generator().manual_seed(i)).frames[0]
                     right[source] += bool(score(to_uint8(frames), scene)[kind])
             print(f"{folder}: {kind} right with the head's layout {right['head']} of {len(scenes)}, "
-                  f"with the truth's {right['truth']}", flush=True)
+                  f"with the truth's {right['truth']}; the head's layouts rendered by the world "
+                  f"{drawn} of {len(scenes) * args.draws}", flush=True)
 
 
 if __name__ == "__main__":

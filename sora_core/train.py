@@ -40,7 +40,7 @@ from diffusers import FlowMatchEulerDiscreteScheduler
 from .preview import fit_rgb_projection
 from .tiny.model import KEYFRAMES, PLACE_SIZE, TinyFrameAutoencoder, TinyTextEncoder, TinyVideoUNet
 from .tiny.pipeline import SoraTinyPipeline, encode_text
-from .tiny.tokenizer import COLOUR_OF, MAX_TOKENS, build_tokenizer, naming_words, split_words
+from .tiny.tokenizer import MAX_TOKENS, build_tokenizer, named_colours, naming_words
 from .world import SIZE, Scene, render, sample_scene
 from .world.scenes import KIND_WEIGHTS, RADIUS
 
@@ -169,11 +169,9 @@ def word_places(scene: Scene) -> tuple[np.ndarray, np.ndarray]:
     """Where the caption's things are, word by word: (MAX_TOKENS, PLACE_SIZE) float32, for each word that
     names a thing (`naming_words`) where its things are at the keyframes (x, y and radius, in half-frames;
     a count's things by their mean), and (MAX_TOKENS,) bool marking those words. Word i is token i."""
-    words = split_words(scene.caption)[:MAX_TOKENS]
     named = naming_words(scene.caption)
     places = np.zeros((MAX_TOKENS, PLACE_SIZE), np.float32)
-    for i in np.flatnonzero(named):
-        colour = COLOUR_OF.get(words[i], COLOUR_OF.get(words[i - 1]))  # the colour word, or the one before
+    for i, colour in named_colours(scene.caption).items():
         things = [t for t in scene.things if t.colour == colour]
         if not things:  # a caption the world did not write
             named[i] = False

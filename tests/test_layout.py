@@ -1,6 +1,7 @@
 """The layout: where each thing a prompt names goes, read from the text by the U-Net's place head and
 painted as a map beside its input; trained on the world's truth of where the things are."""
 
+import random
 from dataclasses import replace
 
 import numpy as np
@@ -9,12 +10,14 @@ import torch
 from diffusers import FlowMatchEulerDiscreteScheduler
 
 from bench import text_binding
-from bench.layout_oracle import TruthHead
+from bench.layout_oracle import TruthHead, scene_at
 from sora_core.tiny.model import PLACE_SIZE, TinyFrameAutoencoder, TinyTextEncoder, TinyVideoUNet, layout_map
 from sora_core.tiny.pipeline import SoraTinyPipeline, encode_text
 from sora_core.tiny.tokenizer import COLOUR_OF, THING_WORDS, build_tokenizer, naming_words, split_words
 from sora_core.train import TrainConfig, diffusion_loss, load_grown, place_loss, pool_scenes, word_places
-from sora_core.world.scenes import RADIUS
+from sora_core.world import render
+from sora_core.world.scenes import RADIUS, held_out_scenes
+from sora_core.world.score import score
 
 
 def test_the_words_that_name_a_thing_are_told_where_it_is_at_each_keyframe():
@@ -211,3 +214,17 @@ def test_a_head_with_several_guesses_reads_each_layout_a_caption_allows_and_draw
     assert read[1].abs().max() < 0.1  # the mean of the two layouts: the middle
     assert torch.allclose(read[2].abs(), torch.full((64,), 0.5), atol=0.1)  # always one of the two layouts
     assert 16 < (read[2] < 0).sum() < 48  # each drawn about half the time
+
+
+def test_a_layout_moved_back_into_its_scene_renders_what_it_says():
+    # bench/layout_oracle.py renders a head's layouts by the world: the truth's places give back a scene
+    # the scorer reads as asked, and the same places with left and right swapped one it does not
+    scenes = held_out_scenes(random.Random(5), 6, lambda s: s.kind in ("relation", "interaction"))
+    for scene in scenes:
+        places = word_places(scene)[0]
+        assert score(render(scene_at(scene, places), seed=0), scene)[scene.kind]
+    relation = next(s for s in held_out_scenes(random.Random(5), 40, lambda s: s.kind == "relation")
+                    if s.facts["relation"] in ("left of", "right of"))
+    mirrored = word_places(relation)[0].copy()
+    mirrored[:, 0::3] *= -1  # every x at every keyframe
+    assert not score(render(scene_at(relation, mirrored), seed=0), relation)["relation"]

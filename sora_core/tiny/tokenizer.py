@@ -70,3 +70,10 @@ def naming_words(text: str) -> np.ndarray:
         if words[i] in COLOUR_OF and words[i + 1] in THING_WORDS:
             named[i: i + 2] = True
     return named
+
+
+def named_colours(text: str) -> dict[int, str]:
+    """The colour each thing-naming word of `text` (`naming_words`) names: its own, or the colour word's
+    before it (the object word's). Word i is token i."""
+    words = split_words(text)[:MAX_TOKENS]
+    return {int(i): COLOUR_OF.get(words[i], COLOUR_OF.get(words[i - 1])) for i in np.flatnonzero(naming_words(text))}
