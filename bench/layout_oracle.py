@@ -76,6 +76,7 @@ def main() -> None:
             scenes = scenes_of(kind, args)
             right, drawn = {"head": 0, "truth": 0}, 0
             for i, scene in enumerate(scenes):
+                pipe.unet.place_head = head
                 drawn += drawn_by_the_world(pipe, scene, kind, args.draws)
                 truth = TruthHead(torch.from_numpy(word_places(scene)[0]), pipe.unet.config.layout_guesses)
                 for source in right:
