@@ -1,10 +1,10 @@
-"""Does a U-Net with a layout follow it, and does its head read a right one? Held-out relation and
-interaction prompts for every exported sora-tiny pipeline given (`train --layout`): each sampled with the
-places its head reads from the text and with the world's truth of the scene painted instead (an oracle
-layout), and the head's layouts (several draws of its guesses) rendered by the world itself, the scene's
-things moved where the head puts them. Where the truth scores high and the head low, the U-Net reads the
-map and the head is what to mend; where the head's layouts score high through the world and low through
-the U-Net, the U-Net does not follow them.
+"""Does a U-Net with a layout follow it, and does its head read a right one? Held-out relation,
+interaction and sequence prompts for every exported sora-tiny pipeline given (`train --layout`): each
+sampled with the places its head reads from the text and with the world's truth of the scene painted
+instead (an oracle layout), and the head's layouts (several draws of its guesses) rendered by the world
+itself, the scene's things moved where the head puts them. Where the truth scores high and the head low,
+the U-Net reads the map and the head is what to mend; where the head's layouts score high through the
+world and low through the U-Net, the U-Net does not follow them.
 
     python bench/layout_oracle.py runs/x/export [--prompts 12] [--seed 5] [--draws 8]
 """
@@ -56,12 +56,15 @@ def scene_at(scene: Scene, places: np.ndarray) -> Scene:
     return replace(scene, things=things)
 
 
+QUESTION = {"relation": "relation", "interaction": "interaction", "sequence": "temporal order"}  # score's keys
+
+
 def drawn_by_the_world(pipe: SoraTinyPipeline, scene: Scene, kind: str, draws: int) -> int:
     """How many of `draws` layouts the head reads for the scene's caption, rendered by the world, score right."""
     with torch.no_grad():
         tokens, _, pooled, _ = encode_text(pipe.tokenizer, pipe.text_encoder, [scene.caption] * draws)
         places = pipe.unet.read_places(tokens, pooled, torch.Generator().manual_seed(0)).numpy()
-    return sum(bool(score(render(scene_at(scene, p), seed=0), scene)[kind]) for p in places)
+    return sum(bool(score(render(scene_at(scene, p), seed=0), scene)[QUESTION[kind]]) for p in places)
 
 
 def main() -> None:
@@ -72,7 +75,7 @@ def main() -> None:
         if not pipe.unet.config.layout_channels:
             sys.exit(f"{folder}: this U-Net has no layout (train it with --layout)")
         head = pipe.unet.place_head
-        for kind in ("relation", "interaction"):
+        for kind in QUESTION:
             scenes = scenes_of(kind, args)
             right, drawn = {"head": 0, "truth": 0}, 0
             for i, scene in enumerate(scenes):
@@ -83,7 +86,7 @@ def main() -> None:
                     pipe.unet.place_head = head if source == "head" else truth
                     frames = pipe(scene.caption, num_inference_steps=args.steps,
                                   generator=torch.Generator().manual_seed(i)).frames[0]
-                    right[source] += bool(score(to_uint8(frames), scene)[kind])
+                    right[source] += bool(score(to_uint8(frames), scene)[QUESTION[kind]])
             print(f"{folder}: {kind} right with the head's layout {right['head']} of {len(scenes)}, "
                   f"with the truth's {right['truth']}; the head's layouts rendered by the world "
                   f"{drawn} of {len(scenes) * args.draws}", flush=True)

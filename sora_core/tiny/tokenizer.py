@@ -77,3 +77,9 @@ def named_colours(text: str) -> dict[int, str]:
     before it (the object word's). Word i is token i."""
     words = split_words(text)[:MAX_TOKENS]
     return {int(i): COLOUR_OF.get(words[i], COLOUR_OF.get(words[i - 1])) for i in np.flatnonzero(naming_words(text))}
+
+
+def names_several_things(text: str) -> bool:
+    """Whether `text` names things of two colours or more ("a red ball above a blue cube"): where each one
+    goes is the layout's to say (TinyVideoUNet's layout_channels)."""
+    return len(set(named_colours(text).values())) > 1
