@@ -113,8 +113,8 @@ class TrainConfig:
     # interaction), where a thing's place needs a reading of the whole sentence, half from any
     place_batch: int = 64
     # The head fitted afresh and alone after the stage, on the text encoder as it is (`tune_places`), for
-    # this many steps (0: trained with the stage alone). Trained with the diffusion loss, a head of 4
-    # guesses drew interactions right in 4 of 12 clips after 1,500 steps; fitted alone, in 7 (session 19).
+    # this many steps (0: trained with the stage alone): trained beside the diffusion loss, on a text
+    # encoder that moves, a head of 4 guesses learned far slower than alone (docs/TRAINING.md, session 19).
     place_steps: int = 0
     place_lr: float = 3e-3
     # From this step on, noise levels are shifted toward pure noise (SD3's shift, 3): the first
