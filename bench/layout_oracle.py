@@ -1,5 +1,5 @@
-"""Does a U-Net with a layout follow it, and does its head read a right one? Held-out relation,
-interaction and sequence prompts for every exported sora-tiny pipeline given (`train --layout`): each
+"""Does a U-Net with a layout follow it, and does its head read a right one? Held-out relation
+and interaction prompts for every exported sora-tiny pipeline given (`train --layout`): each
 sampled with the places its head reads from the text and with the world's truth of the scene painted
 instead (an oracle layout), and the head's layouts (several draws of its guesses) rendered by the world
 itself, the scene's things moved where the head puts them. Where the truth scores high and the head low,
@@ -56,7 +56,8 @@ def scene_at(scene: Scene, places: np.ndarray) -> Scene:
     return replace(scene, things=things)
 
 
-QUESTION = {"relation": "relation", "interaction": "interaction", "sequence": "temporal order"}  # score's keys
+# the kinds it samples, and score's key for each; the pipeline paints no layout for one thing (a sequence)
+QUESTION = {"relation": "relation", "interaction": "interaction"}
 
 
 def drawn_by_the_world(pipe: SoraTinyPipeline, scene: Scene, kind: str, draws: int) -> int:
