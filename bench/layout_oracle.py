@@ -56,7 +56,7 @@ def scene_at(scene: Scene, places: np.ndarray) -> Scene:
     return replace(scene, things=things)
 
 
-# the kinds it samples, and score's key for each; the pipeline paints no layout for one thing (a sequence)
+# the kinds it samples, and score's key for each; the pipeline paints no layout for a sequence (`layout_fits`)
 QUESTION = {"relation": "relation", "interaction": "interaction"}
 
 

@@ -22,7 +22,7 @@ from diffusers.utils import BaseOutput
 from transformers import PreTrainedTokenizerFast
 
 from .model import TinyFrameAutoencoder, TinyTextEncoder, TinyVideoUNet, clause_ids
-from .tokenizer import MAX_TOKENS, names_several_things, naming_words
+from .tokenizer import MAX_TOKENS, layout_fits, naming_words
 
 
 @dataclass
@@ -119,11 +119,10 @@ class SoraTinyPipeline(DiffusionPipeline):
         if latents is None:
             latents = torch.randn(shape, generator=generator, dtype=torch.float32).to(device)
         places = named = None
-        # The layout is painted where it says which of several things goes where, in text-to-video (given
-        # frames already show that). For one thing, its motion words say more than four keyframes can (a
-        # jump between them, a spin), and held-out sequences came out right in 10 of 24 with it, 16 without.
+        # The layout is painted in text-to-video alone (given frames already show where things are), and not
+        # for a sequence: held-out sequences came out right in 10 of 24 with it, 16 without.
         if (self.unet.config.layout_channels and condition_frames is None
-                and names_several_things(prompt)):  # drawn after the noise: it stays
+                and layout_fits(prompt)):  # drawn after the noise: it stays
             places = self.unet.read_places(tokens, pooled, generator)
             named = torch.from_numpy(np.stack([naming_words(p) for p in (negative_prompt, prompt)])).to(device)
         cond = torch.zeros(shape, device=device)

@@ -79,7 +79,8 @@ def named_colours(text: str) -> dict[int, str]:
     return {int(i): COLOUR_OF.get(words[i], COLOUR_OF.get(words[i - 1])) for i in np.flatnonzero(naming_words(text))}
 
 
-def names_several_things(text: str) -> bool:
-    """Whether `text` names things of two colours or more ("a red ball above a blue cube"): where each one
-    goes is the layout's to say (TinyVideoUNet's layout_channels)."""
-    return len(set(named_colours(text).values())) > 1
+def layout_fits(text: str) -> bool:
+    """Whether the layout (TinyVideoUNet's layout_channels) can say where `text`'s things go: it names a
+    thing (`naming_words`) and asks for one motion. A sequence ("rolls right, then jumps") asks for two,
+    and its four keyframes cannot hold a jump or a spin between them."""
+    return bool(naming_words(text).any()) and "then" not in split_words(text)
