@@ -40,7 +40,7 @@ from diffusers import FlowMatchEulerDiscreteScheduler
 from .preview import fit_rgb_projection
 from .tiny.model import KEYFRAMES, PLACE_SIZE, TinyFrameAutoencoder, TinyTextEncoder, TinyVideoUNet
 from .tiny.pipeline import SoraTinyPipeline, encode_text
-from .tiny.tokenizer import MAX_TOKENS, build_tokenizer, named_colours, naming_words
+from .tiny.tokenizer import MAX_TOKENS, build_tokenizer, layout_fits, named_colours, naming_words
 from .world import SIZE, Scene, render, sample_scene
 from .world.scenes import KIND_WEIGHTS, RADIUS
 
@@ -102,6 +102,7 @@ class TrainConfig:
     # given frames and a caption (the pipeline paints it in text-to-video alone)
     layout_channels: int = 0
     layout_dropout: float = 0.2
+    layout_as_pipeline: bool = False  # painted only for captions the pipeline paints it for (`layout_fits`)
     layout_guesses: int = 1  # layouts the head reads, one drawn at sampling (TinyVideoUNet)
     place_width: int = 0  # the head's hidden width (0: linear)
     # and the loss on its head reading those places from the text (`place_loss`), which the pipeline's map
@@ -578,8 +579,9 @@ def diffusion_loss(unet, text_encoder, tokenizer, x0, captions, cfg: TrainConfig
     prompts = ["" if torch.rand((), generator=gen) < cfg.caption_dropout else cap for cap in captions]
     tokens, mask, pooled, clauses = encode_text(tokenizer, text_encoder, prompts)
     cond_mask = sample_condition(b, t, gen).to(device)
-    if places is not None:  # as the pipeline paints it: with a caption and no given frames; some without
-        painted = [bool(p) and not given and torch.rand((), generator=gen) >= cfg.layout_dropout
+    if places is not None:  # as the pipeline paints it: with a caption (`layout_fits`, if asked), no given frames
+        fits = layout_fits if cfg.layout_as_pipeline else bool
+        painted = [fits(p) and not given and torch.rand((), generator=gen) >= cfg.layout_dropout
                    for p, given in zip(prompts, cond_mask.any(1).tolist(), strict=True)]
         named = named & torch.tensor(painted, device=device)[:, None]
     # logit-normal noise levels (SD3), one per clip; given frames are clean (sigma 0)
@@ -850,6 +852,8 @@ def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, Train
     parser.add_argument("--box-weight", type=float, help="extra loss weight inside the things' boxes, e.g. 3")
     parser.add_argument("--layout", type=int, metavar="CHANNELS", dest="layout_channels",
                         help="the U-Net reads where each named thing goes and takes it painted as a map, e.g. 8")
+    parser.add_argument("--layout-as-pipeline", action="store_true",
+                        help="paint the truth's map only where the pipeline paints one (no sequences)")
     parser.add_argument("--layout-guesses", type=int, help="layouts the head reads, one drawn per clip, e.g. 4")
     parser.add_argument("--place-width", type=int, help="the layout head's hidden width, e.g. 256 (default: linear)")
     parser.add_argument("--place-weight", type=float,
@@ -881,7 +885,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, Train
                  "texture_weight", "decoder_jitter", "latent_channels", "ae_steps", "ae_edge_weight",
                  "ae_texture_weight", "decoder_text", "box_weight", "decoder_remade",
                  "decoder_box_weight", "layout_channels", "layout_guesses", "place_width", "place_weight",
-                 "place_batch", "place_steps"):
+                 "place_batch", "place_steps", "layout_as_pipeline"):
         if getattr(args, name):
             setattr(cfg, name, getattr(args, name))
     for pair in args.draw_weight:

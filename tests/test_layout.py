@@ -147,7 +147,7 @@ def test_the_pipeline_draws_one_of_the_heads_guesses_with_its_seed():
     assert len(set(drawn)) > 1 and drawn[0] == drawn[-1]  # the seed decides, and the same seed again
 
 
-def test_the_truth_is_painted_for_the_clips_with_a_caption_and_no_given_frames():
+def test_the_truth_is_painted_for_the_clips_with_a_caption_and_no_given_frames_or_as_the_pipeline_paints():
     cfg = TrainConfig(caption_dropout=0.0, layout_dropout=0.0, layout_channels=4)
     scenes = pool_scenes(TrainConfig(pool_clips=32))
     places, named = (torch.from_numpy(np.stack(x)) for x in zip(*map(word_places, scenes), strict=True))
@@ -169,6 +169,13 @@ def test_the_truth_is_painted_for_the_clips_with_a_caption_and_no_given_frames()
                    named=named)
     painted = seen["named"].any(1)
     assert 0 < painted.sum() < free.sum()  # a share of those left without, so the model works without one too
+    # trained as the pipeline paints it: no map for a sequence, whose four keyframes cannot hold two motions
+    sequence = torch.tensor(["then" in s.caption.split() for s in scenes])
+    assert (sequence & free & named.any(1)).any()
+    diffusion_loss(unet, TinyTextEncoder(vocab_size=len(tokenizer)), tokenizer, x0, [s.caption for s in scenes],
+                   replace(cfg, layout_as_pipeline=True), torch.Generator().manual_seed(0), step=0, places=places,
+                   named=named)
+    assert torch.equal(seen["named"], named & (free & ~sequence)[:, None])
 
 
 def test_the_place_loss_teaches_a_text_encoder_which_named_thing_is_where():
