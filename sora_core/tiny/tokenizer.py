@@ -81,6 +81,6 @@ def named_colours(text: str) -> dict[int, str]:
 
 def layout_fits(text: str) -> bool:
     """Whether the layout (TinyVideoUNet's layout_channels) can say where `text`'s things go: it names a
-    thing (`naming_words`) and asks for one motion. A sequence ("rolls right, then jumps") asks for two,
-    and its four keyframes cannot hold a jump or a spin between them."""
+    thing (`naming_words`) and is no sequence. A sequence ("rolls right, then jumps") asks for two motions,
+    and the layout's four keyframes cannot hold a jump or a spin between them."""
     return bool(naming_words(text).any()) and "then" not in split_words(text)
