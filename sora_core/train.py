@@ -815,6 +815,9 @@ def train(cfg: TrainConfig, run: Path, out: Path, resume_from: Path | None = Non
         with torch.no_grad():
             torch._foreach_lerp_(ema_params, params, 1 - cfg.ema)
         step += 1
+        if place_steps:  # the stage trains the head too: it is no longer the one fitted alone
+            place_steps = 0
+            cfg = replace(cfg, place_steps=0)
         running = loss.item() if running is None else 0.98 * running + 0.02 * loss.item()
         if step % 50 == 0:
             log(f"step {step} loss {running:.4f} lr {lr_at(step, cfg):.2e} {(time.time() - tick) / 50:.2f}s/step"

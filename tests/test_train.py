@@ -576,5 +576,8 @@ def test_the_layout_head_fitted_alone_learns_on_the_frozen_text_encoder_and_chan
     assert loss("fitted") < 0.5 * loss("stage")
     # resumed with the same option, fitted once, not again: a refit would need the stage done, and it trains on
     train(replace(fitted, steps=8), tmp_path / "run", tmp_path / "on")
-    assert json.loads((tmp_path / "on" / "training.json").read_text())["step"] == 8
+    on = json.loads((tmp_path / "on" / "training.json").read_text())
+    assert (on["step"], on["config"]["place_steps"]) == (8, 0)  # the stage trained the head: no longer fitted alone
+    train(replace(fitted, steps=8), tmp_path / "run", tmp_path / "refitted")  # so the same option fits it again
+    assert json.loads((tmp_path / "refitted" / "training.json").read_text())["config"]["place_steps"] == 40
     assert parse_args(["--layout", "8", "--tune-places", "3000"])[1].place_steps == 3000
