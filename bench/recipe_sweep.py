@@ -60,12 +60,13 @@ RECIPES = {
     "boxes-batch64": (True, {"draw_weights": {"sequence": 3.0}, "batch": 64, "box_weight": 3.0}),
     # the U-Net reads where each named thing goes from the text and takes it painted as a map (train.py's
     # --layout): the shipped one's words do not say which of two things goes on top (bench/text_binding.py)
-    # (a head of 4 guesses: a caption leaves open which side each thing starts on)
+    # (a head of 4 guesses: a caption leaves open which side each thing starts on); painted in training
+    # where the pipeline paints it (no sequences), the head fitted alone after the stage (--place-steps)
     "layout-batch64": (True, {"draw_weights": {"sequence": 3.0}, "batch": 64, "layout_channels": 8,
-                              "layout_guesses": 4, "place_width": 256}),
+                              "layout_guesses": 4, "place_width": 256, "layout_as_pipeline": True}),
     "scratch-full-layout-batch64": (False, {"temporal_attention": True, "carry_condition": True,
                                             "clause_attention": True, "clause_film": True, "layout_channels": 8,
-                                            "layout_guesses": 4, "place_width": 256,
+                                            "layout_guesses": 4, "place_width": 256, "layout_as_pipeline": True,
                                             "draw_weights": {"sequence": 3.0}, "batch": 64}),
     # the pool never runs out: 16 new clips a step, rendered while the GPU trains (train.py's --refresh)
     "fresh-clips-batch64": (True, {"draw_weights": {"sequence": 3.0}, "batch": 64, "refresh": 16,
@@ -142,6 +143,8 @@ def run_recipe(name: str, work: Path, args: argparse.Namespace) -> None:
         time.sleep(0.5)
     steps = start + args.probe_steps + int((work / "go").read_text())
     train(replace(cfg, steps=steps), run, out, device=args.device)
+    if cfg.layout_channels:  # the head fitted alone on the trained text encoder, as the shipped one was
+        train(replace(cfg, steps=steps, place_steps=args.place_steps, place_batch=128), run, out, device=args.device)
     # the exported pipeline (EMA weights, float32, each file under 16 MB) before the scoring, so a
     # time limit that stops the scoring still leaves the weights
     shutil.copytree(out, args.out / name, dirs_exist_ok=True)
@@ -160,6 +163,8 @@ def main() -> None:
     parser.add_argument("--probe-steps", type=int, default=100, help="steps that time a recipe (<= warm-up)")
     parser.add_argument("--eval-seconds", type=float, default=150, help="after training, before giving up")
     parser.add_argument("--threads", type=int, default=2, help="CPU threads per recipe")
+    parser.add_argument("--place-steps", type=int, default=1500,
+                        help="a layout recipe's head fitted alone after its stage (about a minute on 2 threads)")
     parser.add_argument("--pool-clips", type=int, default=12000,
                         help="the pool of steps 25,100-34,000; fewer for a smoke test")
     parser.add_argument("--autoencoder", type=Path, default=CHECKPOINT,
