@@ -301,10 +301,10 @@ def help_text(engine: Engine) -> str:
              "", "What to expect: colours and backgrounds nearly always come out right, and the sketch, "
              "cinematic, animation and realistic styles mostly; pixel art about a third to a half of the "
              "time (its autoencoder blurs pixel blocks). A single motion comes out right about nine times "
-             "in ten, two events in sequence (\"first ..., then ...\") about two times in three, and two "
+             "in ten, two events in sequence (\"first ..., then ...\") about three times in four, and two "
              "things collide, push or chase about four times in five. It places two things where the prompt "
-             "says (\"left of\", \"above\") about three times in five, and draws the wrong object about a "
-             "third of the time. Scores on prompts it never saw: `docs/quality/quality.md`.",
+             "says (\"left of\", \"above\") about four times in five, and draws the wrong object about a "
+             "quarter of the time. Scores on prompts it never saw: `docs/quality/quality.md`.",
              "", "**Vocabulary:** " + ", ".join(w for w in world_words() if w.isalpha()), "",
              "## Other models", "They download from the Hugging Face hub once and need a GPU:", ""]
     lines += [f"- `{name}`: {spec.label}" for name, spec in engine.models.items() if spec.needs_gpu]
