@@ -47,6 +47,10 @@ def build_tokenizer() -> PreTrainedTokenizerFast:
     tok = Tokenizer(model)
     tok.normalizer = normalizers.Sequence([normalizers.NFKC(), normalizers.Lowercase()])
     tok.pre_tokenizer = pre_tokenizers.Whitespace()
+    # what every call of the pipeline asks for, set here so that a saved tokenizer.json records it whether
+    # or not a call came first (a call sets them on the backend, and save_pretrained writes them)
+    tok.enable_padding(pad_id=0, pad_token=PAD, length=MAX_TOKENS)
+    tok.enable_truncation(max_length=MAX_TOKENS)
     return PreTrainedTokenizerFast(tokenizer_object=tok, pad_token=PAD, unk_token=UNK,
                                    model_max_length=MAX_TOKENS)
 
