@@ -584,10 +584,10 @@ def test_the_layout_head_fitted_alone_learns_on_the_frozen_text_encoder_and_chan
 
 
 def test_an_export_remade_by_a_run_with_nothing_left_to_train_is_the_trained_export(uninterrupted, tmp_path):
-    train(toy_config(steps=4), tmp_path / "run", tmp_path / "out", resume_from=uninterrupted / "run" / "checkpoint.pt")
     def files(out):
         return {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
 
+    train(toy_config(steps=4), tmp_path / "run", tmp_path / "out", resume_from=uninterrupted / "run" / "checkpoint.pt")
     trained, remade = files(uninterrupted / "out"), files(tmp_path / "out")
     assert remade.keys() == trained.keys()
     for path in trained:  # the tokenizer too: its padding is what a used one records
