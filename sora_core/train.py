@@ -11,7 +11,8 @@ Three stages, all seeded, all resumable from `--run`:
    with `--refresh`, new clips replace the oldest in the pool as it trains (GPU runs).
 `--tune-decoder N` trains the autoencoder's decoder alone on, to N steps in all, with an edge term
 (and `--texture-weight`'s) in its loss; the encoder, and so the latents of stage 3, stay as they are;
-`--decoder-text` has it hear the prompt through the trained text encoder (tune after stage 3).
+`--decoder-text` has it hear the prompt through the trained text encoder (tune after stage 3), and
+`--decoder-cells` paint each latent cell flat where the prompt opens a gate (pixel art).
 `--tune-places N` fits the layout's head afresh and alone for N steps on the trained text encoder,
 frozen (after stage 3).
 The U-Net and text encoder are exported with their EMA weights to `--out` at every checkpoint.
@@ -72,6 +73,9 @@ class TrainConfig:
     # The tuned decoder hears the prompt (TinyFrameAutoencoder's text_dim), from the trained text
     # encoder: the video model's latents do not carry what tells realistic from plain (docs/TRAINING.md).
     decoder_text: bool = False
+    # and paints each latent cell flat as far as a gate that hears the prompt opens (TinyFrameAutoencoder's
+    # cell_paint): the video model's pixel art came out blurred, read as plain half the time (session 23)
+    decoder_cells: bool = False
     # The share of the tune's clips whose latents the video model remakes first (`remake_latents`): the
     # decoder then learns to paint the truth from latents with the model's own errors (a cube's
     # corners rounded), not only from the encoder's latents with Gaussian jitter (0: none).
@@ -304,7 +308,10 @@ def fit_frames(ae: TinyFrameAutoencoder, flat: np.ndarray, steps: int, lr: float
             z = z + torch.from_numpy(sigma * gen.standard_normal(z.shape)).float()
         text = None if texts is None else texts[idx]
         weight = None if boxes is None else 1 + cfg.decoder_box_weight * torch.from_numpy(boxes[idx, None]).float()
-        loss = reconstruction_loss(ae.run_decoder(z, text), x, edge_weight, texture_weight, weight)
+        recon, cells = ae.paint(z, text)
+        loss = reconstruction_loss(recon, x, edge_weight, texture_weight, weight)
+        if cells is not None:  # the cells, fitted to each block's mean whether the gate is open or not
+            loss = loss + F.l1_loss(cells, F.avg_pool2d(x, x.shape[-1] // cells.shape[-1]))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -356,8 +363,9 @@ def tune_decoder(cfg: TrainConfig, ae: TinyFrameAutoencoder, done: int, text_enc
     and so do the latents the video model learns on and the preview's RGB map: a decoder tuned at any
     step of a run fits the video model as it is. With `decoder_text`, the decoder grows the ears to
     hear each clip's caption (through `text_encoder`, as it is now; a tenth of them dropped, as the
-    video model trains) and learns to use them; with `decoder_remade`, it decodes that share of the
-    clips as `unet` remakes them. Returns the autoencoder, grown or not."""
+    video model trains) and learns to use them; with `decoder_cells`, it grows the cells and their gate
+    too; with `decoder_remade`, it decodes that share of the clips as `unet` remakes them. Returns the
+    autoencoder, grown or not."""
     frames, captions = render_pool(replace(cfg, pool_clips=cfg.decoder_clips), processes=cfg.threads)
     gen = np.random.default_rng(cfg.seed + 1 + done)
     latents = None
@@ -369,14 +377,14 @@ def tune_decoder(cfg: TrainConfig, ae: TinyFrameAutoencoder, done: int, text_enc
                                           cfg.seed + done)
         latents = latents.transpose(1, 2).flatten(0, 1)  # one per frame of the flat frames
     texts = None
-    if cfg.decoder_text and not ae.config.text_dim:
-        grown = TinyFrameAutoencoder(**{**dict(ae.config), "text_dim": text_encoder.config.width})
+    if (cfg.decoder_text and not ae.config.text_dim) or (cfg.decoder_cells and not ae.config.cell_paint):
+        grown = TinyFrameAutoencoder(**{**dict(ae.config), "text_dim": text_encoder.config.width,
+                                        "cell_paint": cfg.decoder_cells or ae.config.cell_paint})
         missing = grown.load_state_dict(ae.state_dict(), strict=False).missing_keys
-        assert all(k.startswith("decoder_text.") for k in missing), missing
+        assert all(k.startswith(("decoder_text.", "cell_")) for k in missing), missing
         ae = grown
-    ae.requires_grad_(False).decoder.requires_grad_(True)
+    ae.requires_grad_(True).encoder.requires_grad_(False)  # the decoder and what it grew
     if ae.config.text_dim:
-        ae.decoder_text.requires_grad_(True)
         prompts = ["" if gen.random() < cfg.caption_dropout else caption for caption in captions]
         with torch.no_grad():
             pooled = torch.cat([encode_text(tokenizer, text_encoder, prompts[i:i + 256])[2].cpu()
@@ -705,6 +713,8 @@ def train(cfg: TrainConfig, run: Path, out: Path, resume_from: Path | None = Non
     state = torch.load(resume, weights_only=False, map_location="cpu") if resume else None
     if state is None and init_from:
         state = state_of_export(init_from, cfg)
+    if cfg.decoder_cells and not cfg.decoder_text:
+        raise ValueError("--decoder-cells opens its gate by the prompt: give --decoder-text too")
     if cfg.decoder_text and not (state and "unet" in state):
         raise ValueError("a decoder that hears text needs a trained text encoder: resume from a checkpoint "
                          "of the video model (--resume-from or --init-from)")
@@ -873,6 +883,8 @@ def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, Train
     parser.add_argument("--texture-weight", type=float, help="the tune's loss's weight on each 4x4 block's spread")
     parser.add_argument("--decoder-jitter", type=float, help="the most noise on the tune's latents, e.g. 0.5")
     parser.add_argument("--decoder-text", action="store_true", help="the tuned decoder hears the prompt")
+    parser.add_argument("--decoder-cells", action="store_true",
+                        help="and paints each latent cell flat where the prompt opens its gate (pixel art)")
     parser.add_argument("--decoder-remade", type=float,
                         help="the share of the tune's clips the video model remakes first, e.g. 0.4")
     parser.add_argument("--decoder-box-weight", type=float, help="the tune's extra weight inside the things' boxes")
@@ -886,7 +898,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, Train
                       clause_attention=args.clause_attention, clause_film=args.clause_film)
     for name in ("steps", "pool_clips", "batch", "threads", "refresh", "refresh_from", "decoder_steps",
                  "texture_weight", "decoder_jitter", "latent_channels", "ae_steps", "ae_edge_weight",
-                 "ae_texture_weight", "decoder_text", "box_weight", "decoder_remade",
+                 "ae_texture_weight", "decoder_text", "decoder_cells", "box_weight", "decoder_remade",
                  "decoder_box_weight", "layout_channels", "layout_guesses", "place_width", "place_weight",
                  "place_batch", "place_steps", "layout_as_pipeline"):
         if getattr(args, name):

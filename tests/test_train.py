@@ -9,6 +9,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from safetensors.torch import load_file
 
 from sora_core.tiny.model import (
@@ -40,6 +41,7 @@ from sora_core.train import (
     reconstruction_loss,
     remake_latents,
     render_pool,
+    to_pixels,
     train,
     word_places,
 )
@@ -424,6 +426,56 @@ def test_a_decoder_that_hears_text_decodes_as_before_until_it_learns_then_by_the
     torch.nn.init.normal_(hearing.decoder_text.weight)
     one, other = hearing.decode(latents[:1].expand(2, -1, -1, -1), texts)
     assert not torch.allclose(one, other)  # the same latents, two prompts: two frames
+
+
+def test_a_decoder_that_paints_cells_paints_flat_blocks_where_the_prompt_opens_its_gate():
+    torch.manual_seed(0)
+    hearing, painting = TinyFrameAutoencoder(width=16, text_dim=8), TinyFrameAutoencoder(width=16, text_dim=8,
+                                                                                         cell_paint=True)
+    torch.nn.init.normal_(hearing.decoder_text.weight, std=0.1)
+    painting.load_state_dict(hearing.state_dict(), strict=False)
+    latents, texts = torch.randn(2, 8, 16, 16), torch.randn(2, 8)
+    assert torch.allclose(painting.decode(latents, texts), hearing.decode(latents, texts), atol=0.01)  # almost closed
+
+    def flatness(frames: torch.Tensor) -> torch.Tensor:  # each frame's largest spread inside a 4x4 block
+        return frames.unfold(2, 4, 4).unfold(3, 4, 4).flatten(-2).std(-1).amax(dim=(1, 2, 3))
+
+    torch.nn.init.normal_(painting.cell_gate.weight)
+    open_text = texts[0] * painting.cell_gate.weight[0].sign() * 20 / texts[0].abs().min()  # logit far above 0
+    one, other = painting.decode(latents[:1].expand(2, -1, -1, -1), torch.stack([open_text, -open_text]))
+    assert flatness(one[None]) < 1e-3 < flatness(other[None])  # the same latents: blocks where it opened
+    frames, cells = painting.paint(latents, texts)
+    assert cells.shape == (2, 3, 16, 16) and torch.equal(frames, painting.decode(latents, texts))
+    with pytest.raises(ValueError, match="give it text_dim"):
+        TinyFrameAutoencoder(width=16, cell_paint=True)
+
+
+def test_a_tune_fits_the_cells_to_each_blocks_mean_even_with_their_gate_shut():
+    torch.manual_seed(0)
+    ae = TinyFrameAutoencoder(width=16, text_dim=8, cell_paint=True)
+    torch.nn.init.constant_(ae.cell_gate.bias, -50.0)  # shut: the frames' loss alone would not move the cells
+    frames = render_pool(toy_config(steps=1))[0].reshape(-1, 64, 64, 3)
+    x, texts = to_pixels(frames), torch.zeros(len(frames), 8)
+
+    def cells_error() -> float:
+        with torch.no_grad():
+            return F.l1_loss(ae.paint(ae.encoder(x), texts)[1], F.avg_pool2d(x, 4)).item()
+
+    before = cells_error()
+    ae.requires_grad_(True).encoder.requires_grad_(False)
+    fit_frames(ae, frames, 100, 3e-3, toy_config(steps=1), np.random.default_rng(0), texts=texts)
+    assert cells_error() < before / 2
+
+
+def test_tuning_a_decoder_with_cells_grows_them_and_their_gate(uninterrupted, tmp_path):
+    cfg = replace(toy_config(steps=4), decoder_steps=3, decoder_clips=2, decoder_text=True, decoder_cells=True)
+    train(cfg, tmp_path / "run", tmp_path / "out", resume_from=uninterrupted / "run" / "checkpoint.pt")
+    vae = SoraTinyPipeline.from_pretrained(tmp_path / "out").vae
+    assert vae.config.cell_paint and vae.config.text_dim
+    assert vae.cell_gate.weight.abs().sum() > 0  # the gate learned to hear the prompt
+    with pytest.raises(ValueError, match="give --decoder-text too"):
+        train(replace(cfg, decoder_text=False), tmp_path / "deaf", tmp_path / "deaf-out",
+              resume_from=uninterrupted / "run" / "checkpoint.pt")
 
 
 def test_tuning_a_decoder_that_hears_text_grows_it_from_the_trained_text_encoder(uninterrupted, tmp_path):

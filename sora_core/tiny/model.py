@@ -53,18 +53,27 @@ class ResBlock2d(nn.Module):
         return x + self.conv2(F.silu(self.norm2(h)))
 
 
+CELL_GATE_CLOSED = -6.0  # the cell gate's first logit: sigmoid 0.25%, a trained decoder's frames all but kept
+
+
 class TinyFrameAutoencoder(ModelMixin, ConfigMixin):
     @register_to_config
     def __init__(self, latent_channels: int = 8, width: int = 64, scaling_factor: float = 1.0,
                  shift_factor: float = 0.0, latent_rgb_factors: list[list[float]] | None = None,
-                 latent_rgb_bias: list[float] | None = None, text_dim: int = 0):
+                 latent_rgb_bias: list[float] | None = None, text_dim: int = 0, cell_paint: bool = False):
         # latent_rgb_*: a least-squares linear map from latents to 16x16 RGB in [-1, 1], fitted
         # after training; it makes a live preview cost almost nothing (as ComfyUI and FramePack do).
         # text_dim > 0: the decoder hears the prompt (the text encoder's pooled vector) through FiLM
         # after each residual block, as a cascade's later stages hear the text (Imagen Video): the
         # video model's latents lose the faint signal that tells realistic from plain, the prompt
         # still says it. It starts at zero, so it can be added to a trained decoder.
+        # cell_paint: the decoder can also paint each latent cell (a 4x4 block of pixels) in one flat
+        # colour, mixed in as far as a gate that hears the prompt opens. Pixel art is that look, and the
+        # convolutions after each upsampling blur the blocks the video model's latents hold only roughly.
+        # The gate starts almost closed (CELL_GATE_CLOSED), so it too can be added to a trained decoder.
         super().__init__()
+        if cell_paint and not text_dim:
+            raise ValueError("a decoder that paints cells opens its gate by the prompt: give it text_dim too")
         w = width
         self.encoder = nn.Sequential(
             nn.Conv2d(3, w // 2, 3, padding=1), nn.SiLU(),
@@ -83,6 +92,11 @@ class TinyFrameAutoencoder(ModelMixin, ConfigMixin):
             self.decoder_text = nn.Linear(text_dim, sum(self._film_widths))
             nn.init.zeros_(self.decoder_text.weight)
             nn.init.zeros_(self.decoder_text.bias)
+        if cell_paint:
+            self.cell_colour = nn.Conv2d(w, 3, 1)
+            self.cell_gate = nn.Linear(text_dim, 1)
+            nn.init.zeros_(self.cell_gate.weight)
+            nn.init.constant_(self.cell_gate.bias, CELL_GATE_CLOSED)
 
     def encode(self, frames: torch.Tensor) -> torch.Tensor:
         """frames (N, 3, 64, 64) in [-1, 1] -> normalised latents (N, latent_channels, 16, 16)."""
@@ -95,17 +109,30 @@ class TinyFrameAutoencoder(ModelMixin, ConfigMixin):
 
     def run_decoder(self, h: torch.Tensor, text: torch.Tensor | None = None) -> torch.Tensor:
         """The decoder on the encoder's own (unnormalised) latents, as training sees them."""
+        return self.paint(h, text)[0]
+
+    def paint(self, h: torch.Tensor, text: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """`run_decoder`'s frames, and the cells' flat colours (N, 3, 16, 16) when it paints cells (else
+        None), which a tune also fits to each 4x4 block's mean: the gate can only open onto cells that
+        are right."""
         if not self.config.text_dim:
-            return self.decoder(h)
+            return self.decoder(h), None
         if text is None:
             raise ValueError("this decoder hears the prompt: pass `text`, the pooled text of each frame")
         films = iter(self.decoder_text(text).split(self._film_widths, dim=1))
+        cells = None
         for layer in self.decoder:
             h = layer(h)
             if isinstance(layer, ResBlock2d):
                 scale, shift = next(films)[:, :, None, None].chunk(2, dim=1)
                 h = h * (1 + scale) + shift
-        return h
+                if self.config.cell_paint and cells is None:  # the first block, still at the latents' size
+                    cells = self.cell_colour(h)
+        if cells is None:
+            return h, None
+        gate = torch.sigmoid(self.cell_gate(text))[:, :, None, None]
+        flat = F.interpolate(cells, size=h.shape[-2:], mode="nearest")
+        return h + gate * (flat - h), cells
 
 
 # ---------------------------------------------------------------------------------------------
