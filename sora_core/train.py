@@ -39,7 +39,7 @@ import torch.nn.functional as F
 from diffusers import FlowMatchEulerDiscreteScheduler
 
 from .preview import fit_rgb_projection
-from .tiny.model import KEYFRAMES, PLACE_SIZE, TinyFrameAutoencoder, TinyTextEncoder, TinyVideoUNet
+from .tiny.model import KEYFRAMES, PLACE_SIZE, TinyFrameAutoencoder, TinyTextEncoder, TinyVideoUNet, mix_cells
 from .tiny.pipeline import SoraTinyPipeline, encode_text
 from .tiny.tokenizer import MAX_TOKENS, build_tokenizer, layout_fits, named_colours, naming_words
 from .world import SIZE, Scene, render, sample_scene
@@ -281,6 +281,17 @@ def reconstruction_loss(recon: torch.Tensor, x: torch.Tensor, edge_weight: float
     return loss
 
 
+def cells_loss(cells: torch.Tensor, gate_logit: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """A decoder's cells fitted to each block's mean of the truth `x`, and its gate to whether the truth
+    is made of flat blocks (every block one colour, as pixel art is): the gate learns from the pixels
+    which prompts ask for blocks. Through the frames' loss alone it hardly moved: on the encoder's latents
+    the decoder's fine frames are nearly right in every style; it is the video model's latents whose
+    blocks come out blurred (session 23)."""
+    size = x.shape[-1] // cells.shape[-1]
+    blocky = (block_spread(x, size).amax(dim=(1, 2, 3)) < 1e-3).float()  # uint8 blocks: exactly flat or not
+    return F.l1_loss(cells, F.avg_pool2d(x, size)) + F.binary_cross_entropy_with_logits(gate_logit[:, 0], blocky)
+
+
 def fit_frames(ae: TinyFrameAutoencoder, flat: np.ndarray, steps: int, lr: float, cfg: TrainConfig,
                gen: np.random.Generator, edge_weight: float = 0.0, texture_weight: float = 0.0,
                jitter: float = 0.0, name: str = "ae", texts: torch.Tensor | None = None,
@@ -308,10 +319,11 @@ def fit_frames(ae: TinyFrameAutoencoder, flat: np.ndarray, steps: int, lr: float
             z = z + torch.from_numpy(sigma * gen.standard_normal(z.shape)).float()
         text = None if texts is None else texts[idx]
         weight = None if boxes is None else 1 + cfg.decoder_box_weight * torch.from_numpy(boxes[idx, None]).float()
-        recon, cells = ae.paint(z, text)
+        fine, cells, gate = ae.paint(z, text)
+        recon = fine if cells is None else mix_cells(fine, cells, gate)
         loss = reconstruction_loss(recon, x, edge_weight, texture_weight, weight)
-        if cells is not None:  # the cells, fitted to each block's mean whether the gate is open or not
-            loss = loss + F.l1_loss(cells, F.avg_pool2d(x, x.shape[-1] // cells.shape[-1]))
+        if cells is not None:
+            loss = loss + cells_loss(cells, gate, x)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()

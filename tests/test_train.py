@@ -4,6 +4,7 @@ network by the modules that shorten the path from given frames to new ones."""
 
 import itertools
 import json
+import random
 from dataclasses import replace
 
 import numpy as np
@@ -45,6 +46,7 @@ from sora_core.train import (
     train,
     word_places,
 )
+from sora_core.world import render, sample_scene
 from sora_core.world.score import background, foreground
 
 
@@ -444,8 +446,8 @@ def test_a_decoder_that_paints_cells_paints_flat_blocks_where_the_prompt_opens_i
     open_text = texts[0] * painting.cell_gate.weight[0].sign() * 20 / texts[0].abs().min()  # logit far above 0
     one, other = painting.decode(latents[:1].expand(2, -1, -1, -1), torch.stack([open_text, -open_text]))
     assert flatness(one[None]) < 1e-3 < flatness(other[None])  # the same latents: blocks where it opened
-    frames, cells = painting.paint(latents, texts)
-    assert cells.shape == (2, 3, 16, 16) and torch.equal(frames, painting.decode(latents, texts))
+    fine, cells, gate = painting.paint(latents, texts)
+    assert cells.shape == (2, 3, 16, 16) and gate.shape == (2, 1)
     with pytest.raises(ValueError, match="give it text_dim"):
         TinyFrameAutoencoder(width=16, cell_paint=True)
 
@@ -465,6 +467,22 @@ def test_a_tune_fits_the_cells_to_each_blocks_mean_even_with_their_gate_shut():
     ae.requires_grad_(True).encoder.requires_grad_(False)
     fit_frames(ae, frames, 100, 3e-3, toy_config(steps=1), np.random.default_rng(0), texts=texts)
     assert cells_error() < before / 2
+
+
+def test_the_gate_learns_from_the_pixels_to_open_for_the_prompt_whose_frames_are_blocks():
+    torch.manual_seed(0)
+    rng = random.Random(0)
+    scenes = [sample_scene(rng) for _ in range(4)]
+    frames = np.concatenate([render(replace(scene, style=style))[::4] for scene in scenes
+                             for style in ("pixel art", "realistic")])  # 4 frames of each clip
+    prompts = torch.randn(2, 8)  # one per style
+    texts = prompts.repeat_interleave(4, dim=0).repeat(4, 1)
+    ae = TinyFrameAutoencoder(width=16, text_dim=8, cell_paint=True)
+    torch.nn.init.zeros_(ae.cell_gate.bias)  # from even odds, so that a short fit shows which way it learns
+    ae.requires_grad_(True).encoder.requires_grad_(False)
+    fit_frames(ae, frames, 200, 1e-2, replace(toy_config(steps=1), ae_batch=8), np.random.default_rng(0), texts=texts)
+    gate = torch.sigmoid(ae.cell_gate(prompts))[:, 0]
+    assert gate[0] > 0.8 and gate[1] < 0.2  # open for pixel art, shut for realistic: nobody said which is which
 
 
 def test_tuning_a_decoder_with_cells_grows_them_and_their_gate(uninterrupted, tmp_path):

@@ -109,14 +109,16 @@ class TinyFrameAutoencoder(ModelMixin, ConfigMixin):
 
     def run_decoder(self, h: torch.Tensor, text: torch.Tensor | None = None) -> torch.Tensor:
         """The decoder on the encoder's own (unnormalised) latents, as training sees them."""
-        return self.paint(h, text)[0]
+        fine, cells, gate = self.paint(h, text)
+        return fine if cells is None else mix_cells(fine, cells, gate)
 
-    def paint(self, h: torch.Tensor, text: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """`run_decoder`'s frames, and the cells' flat colours (N, 3, 16, 16) when it paints cells (else
-        None), which a tune also fits to each 4x4 block's mean: the gate can only open onto cells that
-        are right."""
+    def paint(self, h: torch.Tensor, text: torch.Tensor | None = None
+              ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+        """The decoder's parts, which `run_decoder` mixes: the frames its convolutions paint, and when
+        it paints cells, the cells' flat colours (N, 3, 16, 16) and the gate's logit (N, 1), which a
+        tune fits apart (`fit_frames`), else None and None."""
         if not self.config.text_dim:
-            return self.decoder(h), None
+            return self.decoder(h), None, None
         if text is None:
             raise ValueError("this decoder hears the prompt: pass `text`, the pooled text of each frame")
         films = iter(self.decoder_text(text).split(self._film_widths, dim=1))
@@ -128,11 +130,13 @@ class TinyFrameAutoencoder(ModelMixin, ConfigMixin):
                 h = h * (1 + scale) + shift
                 if self.config.cell_paint and cells is None:  # the first block, still at the latents' size
                     cells = self.cell_colour(h)
-        if cells is None:
-            return h, None
-        gate = torch.sigmoid(self.cell_gate(text))[:, :, None, None]
-        flat = F.interpolate(cells, size=h.shape[-2:], mode="nearest")
-        return h + gate * (flat - h), cells
+        return h, cells, None if cells is None else self.cell_gate(text)
+
+
+def mix_cells(fine: torch.Tensor, cells: torch.Tensor, gate_logit: torch.Tensor) -> torch.Tensor:
+    """The decoder's frames (N, 3, H, W) with its flat cells mixed in as far as the gate opens."""
+    gate = torch.sigmoid(gate_logit)[:, :, None, None]
+    return fine + gate * (F.interpolate(cells, size=fine.shape[-2:], mode="nearest") - fine)
 
 
 # ---------------------------------------------------------------------------------------------
