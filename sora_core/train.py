@@ -76,6 +76,9 @@ class TrainConfig:
     # and paints each latent cell flat as far as a gate that hears the prompt opens (TinyFrameAutoencoder's
     # cell_paint): the video model's pixel art came out blurred, read as plain half the time (session 23)
     decoder_cells: bool = False
+    # the gate's learning rate over the decoder's: one logit that must move by several units from almost
+    # shut, where at the decoder's rate 1,500 steps opened it to 12% for pixel art (session 23)
+    cell_gate_lr_scale: float = 30.0
     # The share of the tune's clips whose latents the video model remakes first (`remake_latents`): the
     # decoder then learns to paint the truth from latents with the model's own errors (a cube's
     # corners rounded), not only from the encoder's latents with Gaussian jitter (0: none).
@@ -304,10 +307,12 @@ def fit_frames(ae: TinyFrameAutoencoder, flat: np.ndarray, steps: int, lr: float
     decoder that hears text hears; `latents` (normalised, one per frame), what it decodes instead of
     the encoder's latents of `flat` (a tune: the encoder is frozen); `boxes` (bool, one mask per frame),
     the pixels inside the things' boxes, weighted `cfg.decoder_box_weight` more."""
-    opt = torch.optim.AdamW([p for p in ae.parameters() if p.requires_grad], lr=lr)
+    gate = list(ae.cell_gate.parameters()) if ae.config.cell_paint else []
+    rest = [p for p in ae.parameters() if p.requires_grad and all(p is not q for q in gate)]
+    opt = torch.optim.AdamW([{"params": rest}, {"params": gate, "lr_scale": cfg.cell_gate_lr_scale}], lr=lr)
     for step in range(steps):
         for group in opt.param_groups:
-            group["lr"] = lr * 0.5 * (1 + math.cos(math.pi * step / steps))
+            group["lr"] = lr * 0.5 * (1 + math.cos(math.pi * step / steps)) * group.get("lr_scale", 1)
         idx = gen.integers(0, len(flat), cfg.ae_batch)
         x = to_pixels(flat[idx])
         if latents is None:

@@ -478,9 +478,8 @@ def test_the_gate_learns_from_the_pixels_to_open_for_the_prompt_whose_frames_are
     prompts = torch.randn(2, 8)  # one per style
     texts = prompts.repeat_interleave(4, dim=0).repeat(4, 1)
     ae = TinyFrameAutoencoder(width=16, text_dim=8, cell_paint=True)
-    torch.nn.init.zeros_(ae.cell_gate.bias)  # from even odds, so that a short fit shows which way it learns
     ae.requires_grad_(True).encoder.requires_grad_(False)
-    fit_frames(ae, frames, 200, 1e-2, replace(toy_config(steps=1), ae_batch=8), np.random.default_rng(0), texts=texts)
+    fit_frames(ae, frames, 100, 3e-3, replace(toy_config(steps=1), ae_batch=8), np.random.default_rng(0), texts=texts)
     gate = torch.sigmoid(ae.cell_gate(prompts))[:, 0]
     assert gate[0] > 0.8 and gate[1] < 0.2  # open for pixel art, shut for realistic: nobody said which is which
 
