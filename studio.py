@@ -299,8 +299,8 @@ def help_text(engine: Engine) -> str:
              "The built-in model learned from a small procedural world, so it knows only its words. "
              "When a prompt uses others, the Notes box names them.",
              "", "What to expect: colours and backgrounds nearly always come out right, and the sketch, "
-             "cinematic, animation and realistic styles mostly; pixel art about a third to a half of the "
-             "time (its autoencoder blurs pixel blocks). A single motion comes out right about nine times "
+             "cinematic, animation and realistic styles mostly, and pixel art about two times in three. "
+             "A single motion comes out right about nine times "
              "in ten, two events in sequence (\"first ..., then ...\") about three times in four, and two "
              "things collide, push or chase about four times in five. It places two things where the prompt "
              "says (\"left of\", \"above\") about four times in five, and draws the wrong object about a "

@@ -307,9 +307,10 @@ def fit_frames(ae: TinyFrameAutoencoder, flat: np.ndarray, steps: int, lr: float
     decoder that hears text hears; `latents` (normalised, one per frame), what it decodes instead of
     the encoder's latents of `flat` (a tune: the encoder is frozen); `boxes` (bool, one mask per frame),
     the pixels inside the things' boxes, weighted `cfg.decoder_box_weight` more."""
-    gate = list(ae.cell_gate.parameters()) if ae.config.cell_paint else []
-    rest = [p for p in ae.parameters() if p.requires_grad and all(p is not q for q in gate)]
-    opt = torch.optim.AdamW([{"params": rest}, {"params": gate, "lr_scale": cfg.cell_gate_lr_scale}], lr=lr)
+    gate_params = list(ae.cell_gate.parameters()) if ae.config.cell_paint else []
+    rest = [p for p in ae.parameters() if p.requires_grad and all(p is not q for q in gate_params)]
+    groups = [{"params": rest}] + ([{"params": gate_params, "lr_scale": cfg.cell_gate_lr_scale}] if gate_params else [])
+    opt = torch.optim.AdamW(groups, lr=lr)
     for step in range(steps):
         for group in opt.param_groups:
             group["lr"] = lr * 0.5 * (1 + math.cos(math.pi * step / steps)) * group.get("lr_scale", 1)
