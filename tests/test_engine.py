@@ -129,6 +129,16 @@ def test_presets_apply_their_template_and_defaults(engine):
     assert isinstance(job.result(), Done)
 
 
+def test_sora_tiny_paints_the_pixel_art_preset_in_flat_blocks_and_the_other_styles_not(engine):
+    def flat_blocks(**preset) -> float:  # the share of 4x4 blocks of one colour, over the clip
+        done = engine.start(parse_request(prompt="a red ball rolls to the right", steps=4, **preset)).result()
+        frames = done.frames.astype(float)
+        return float((frames.reshape(len(frames), 16, 4, 16, 4, 3).std(axis=(2, 4)).max(-1) < 1).mean())
+
+    assert flat_blocks(preset="pixel-art") > 0.99  # its decoder's cells, opened by the prompt
+    assert all(flat_blocks(**preset) < 0.8 for preset in ({}, {"preset": "cinematic"}, {"preset": "sketch"}))
+
+
 def test_unknown_words_are_named(engine):
     job = engine.start(parse_request(prompt="a red dragon flies over the castle", steps=2))
     started = next(iter(job))

@@ -331,12 +331,12 @@ def test_the_command_line_sets_the_recipe_of_the_shipped_weights():
                             "--refresh", "16", "--refresh-from", "31100", "--clause-film", "--latent-channels", "16",
                             "--ae-steps", "6000", "--ae-edge-weight", "0.5", "--tune-decoder", "3000",
                             "--texture-weight", "5", "--ae-texture-weight", "2", "--decoder-jitter", "0.5",
-                            "--decoder-box-weight", "4"])
+                            "--decoder-box-weight", "4", "--decoder-text", "--decoder-cells"])
     assert (cfg.pool_clips, cfg.batch, cfg.threads, cfg.steps) == (12000, 64, 16, 33100)
     assert (cfg.refresh, cfg.refresh_from) == (16, 31100) and cfg.clause_film
     assert (cfg.latent_channels, cfg.ae_steps, cfg.ae_edge_weight) == (16, 6000, 0.5)
     assert (cfg.decoder_steps, cfg.texture_weight, cfg.ae_texture_weight, cfg.decoder_jitter) == (3000, 5.0, 2.0, 0.5)
-    assert cfg.decoder_box_weight == 4.0
+    assert cfg.decoder_box_weight == 4.0 and cfg.decoder_text and cfg.decoder_cells
     assert cfg.draw_weights == {"sequence": 3.0} and cfg.restarts == (28000, 31100)
     assert cfg.temporal_attention and cfg.carry_condition and cfg.clause_attention and args.device == "cuda"
     defaults = parse_args([])[1]
