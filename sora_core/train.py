@@ -44,6 +44,7 @@ from .tiny.pipeline import SoraTinyPipeline, encode_text
 from .tiny.tokenizer import MAX_TOKENS, build_tokenizer, layout_fits, named_colours, naming_words
 from .world import SIZE, Scene, render, sample_scene
 from .world.scenes import KIND_WEIGHTS, RADIUS
+from .world.vocab import STYLES
 
 
 @dataclass
@@ -83,6 +84,11 @@ class TrainConfig:
     # decoder then learns to paint the truth from latents with the model's own errors (a cube's
     # corners rounded), not only from the encoder's latents with Gaussian jitter (0: none).
     decoder_remade: float = 0.0
+    # The share whose latents are of the same clip drawn by the world in another style (`restyled_frames`):
+    # the decoder then learns to paint the style the prompt asks for from latents that carry another, as
+    # the video model's often do (animation read as plain, realistic as animation); on the encoder's
+    # latents alone the prompt told it nothing the latents did not (0: none).
+    decoder_restyled: float = 0.0
     # The tune's extra weight on the pixels inside the things' boxes (the world's truth): a thing is a
     # few percent of the frame, and through the shipped decoder a small star or cube came out as a
     # smudge the scorer read as another kind (0: none).
@@ -374,6 +380,15 @@ def remake_latents(unet: TinyVideoUNet, text_encoder: TinyTextEncoder, tokenizer
     return torch.cat(out)
 
 
+def restyled_frames(cfg: TrainConfig, first: int, count: int) -> np.ndarray:
+    """The pool's clips `first` to `first + count` rendered again, each in another style drawn at random:
+    the same things in the same places, so a decoder that paints the truth from these is told nothing
+    but the style the prompt asks for."""
+    rng = random.Random(cfg.seed + first)
+    return np.stack([render(replace(scene, style=rng.choice([s for s in STYLES if s != scene.style])), seed)
+                     for scene, seed in itertools.islice(clip_stream(cfg), first, first + count)])
+
+
 def tune_decoder(cfg: TrainConfig, ae: TinyFrameAutoencoder, done: int, text_encoder: TinyTextEncoder,
                  tokenizer, unet: TinyVideoUNet) -> TinyFrameAutoencoder:
     """Trains the decoder alone on the pool's first `decoder_clips` clips, from `done` steps (of earlier
@@ -382,17 +397,22 @@ def tune_decoder(cfg: TrainConfig, ae: TinyFrameAutoencoder, done: int, text_enc
     step of a run fits the video model as it is. With `decoder_text`, the decoder grows the ears to
     hear each clip's caption (through `text_encoder`, as it is now; a tenth of them dropped, as the
     video model trains) and learns to use them; with `decoder_cells`, it grows the cells and their gate
-    too; with `decoder_remade`, it decodes that share of the clips as `unet` remakes them. Returns the
-    autoencoder, grown or not."""
+    too; with `decoder_remade`, it decodes that share of the clips as `unet` remakes them, and with
+    `decoder_restyled` that share as the world draws them in another style. Returns the autoencoder,
+    grown or not."""
     frames, captions = render_pool(replace(cfg, pool_clips=cfg.decoder_clips), processes=cfg.threads)
     gen = np.random.default_rng(cfg.seed + 1 + done)
-    latents = None
+    latents = encode_pool(ae, frames) if cfg.decoder_remade or cfg.decoder_restyled else None
     if cfg.decoder_remade:
-        latents = encode_pool(ae, frames)
         remade = round(cfg.decoder_remade * len(latents))
         log(f"the video model remakes {remade} of the tune's {len(latents)} clips")
         latents[:remade] = remake_latents(unet, text_encoder, tokenizer, latents[:remade], captions[:remade],
                                           cfg.seed + done)
+    if cfg.decoder_restyled:  # the last clips, so that a small share of each does not meet the other
+        restyled = round(cfg.decoder_restyled * len(latents))
+        log(f"the world draws {restyled} of the tune's {len(latents)} clips again in another style")
+        latents[len(latents) - restyled:] = encode_pool(ae, restyled_frames(cfg, len(latents) - restyled, restyled))
+    if latents is not None:
         latents = latents.transpose(1, 2).flatten(0, 1)  # one per frame of the flat frames
     texts = None
     if (cfg.decoder_text and not ae.config.text_dim) or (cfg.decoder_cells and not ae.config.cell_paint):
@@ -905,6 +925,8 @@ def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, Train
                         help="and paints each latent cell flat where the prompt opens its gate (pixel art)")
     parser.add_argument("--decoder-remade", type=float,
                         help="the share of the tune's clips the video model remakes first, e.g. 0.4")
+    parser.add_argument("--decoder-restyled", type=float,
+                        help="the share of the tune's clips decoded from the world's render in another style, e.g. 0.3")
     parser.add_argument("--decoder-box-weight", type=float, help="the tune's extra weight inside the things' boxes")
     parser.add_argument("--stop-after-minutes", type=float, help="checkpoint and stop after this long")
     parser.add_argument("--stop-at-step", type=int, help="checkpoint and stop at this step")
@@ -917,6 +939,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, Train
     for name in ("steps", "pool_clips", "batch", "threads", "refresh", "refresh_from", "decoder_steps",
                  "texture_weight", "decoder_jitter", "latent_channels", "ae_steps", "ae_edge_weight",
                  "ae_texture_weight", "decoder_text", "decoder_cells", "box_weight", "decoder_remade",
+                 "decoder_restyled",
                  "decoder_box_weight", "layout_channels", "layout_guesses", "place_width", "place_weight",
                  "place_batch", "place_steps", "layout_as_pipeline"):
         if getattr(args, name):

@@ -42,12 +42,14 @@ from sora_core.train import (
     reconstruction_loss,
     remake_latents,
     render_pool,
+    restyled_frames,
     to_pixels,
     train,
     word_places,
 )
 from sora_core.world import render, sample_scene
 from sora_core.world.score import background, foreground
+from sora_core.world.vocab import STYLES
 
 
 def toy_config(steps: int) -> TrainConfig:
@@ -493,6 +495,25 @@ def test_tuning_a_decoder_with_cells_grows_them_and_their_gate(uninterrupted, tm
     with pytest.raises(ValueError, match="give --decoder-text too"):
         train(replace(cfg, decoder_text=False), tmp_path / "deaf", tmp_path / "deaf-out",
               resume_from=uninterrupted / "run" / "checkpoint.pt")
+
+
+def test_restyled_clips_are_the_worlds_render_of_the_same_clips_in_another_style():
+    cfg = toy_config(steps=1)
+    restyled = restyled_frames(cfg, 2, 3)
+    for frames, (scene, seed) in zip(restyled, itertools.islice(clip_stream(cfg), 2, 5), strict=True):
+        styles = [style for style in STYLES if np.array_equal(render(replace(scene, style=style), seed), frames)]
+        assert len(styles) == 1 and styles[0] != scene.style
+
+
+def test_a_tune_with_restyled_clips_learns_otherwise_and_records_it(uninterrupted, tmp_path):
+    cfg = replace(toy_config(steps=4), decoder_steps=3, decoder_clips=2, decoder_text=True)
+    for name, share in (("plain", 0.0), ("restyled", 1.0)):
+        train(replace(cfg, decoder_restyled=share), tmp_path / name, tmp_path / f"{name}-out",
+              resume_from=uninterrupted / "run" / "checkpoint.pt")
+    plain, restyled = (load_file(tmp_path / f"{name}-out" / "vae" / "diffusion_pytorch_model.safetensors")
+                       for name in ("plain", "restyled"))
+    assert not all(torch.equal(plain[k], restyled[k]) for k in plain)
+    assert json.loads((tmp_path / "restyled-out" / "training.json").read_text())["config"]["decoder_restyled"] == 1.0
 
 
 def test_tuning_a_decoder_that_hears_text_grows_it_from_the_trained_text_encoder(uninterrupted, tmp_path):
