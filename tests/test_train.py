@@ -27,6 +27,7 @@ from sora_core.tiny.tokenizer import build_tokenizer
 from sora_core.train import (
     LatentPool,
     TrainConfig,
+    block_spread,
     clip_stream,
     clip_weights,
     draw_clips,
@@ -441,13 +442,11 @@ def test_a_decoder_that_paints_cells_paints_flat_blocks_where_the_prompt_opens_i
     latents, texts = torch.randn(2, 8, 16, 16), torch.randn(2, 8)
     assert torch.allclose(painting.decode(latents, texts), hearing.decode(latents, texts), atol=0.01)  # almost closed
 
-    def flatness(frames: torch.Tensor) -> torch.Tensor:  # each frame's largest spread inside a 4x4 block
-        return frames.unfold(2, 4, 4).unfold(3, 4, 4).flatten(-2).std(-1).amax(dim=(1, 2, 3))
-
     torch.nn.init.normal_(painting.cell_gate.weight)
     open_text = texts[0] * painting.cell_gate.weight[0].sign() * 20 / texts[0].abs().min()  # logit far above 0
-    one, other = painting.decode(latents[:1].expand(2, -1, -1, -1), torch.stack([open_text, -open_text]))
-    assert flatness(one[None]) < 1e-3 < flatness(other[None])  # the same latents: blocks where it opened
+    frames = painting.decode(latents[:1].expand(2, -1, -1, -1), torch.stack([open_text, -open_text]))
+    one, other = block_spread(frames).amax(dim=(1, 2, 3))  # each frame's largest spread inside a 4x4 block
+    assert one < 1e-3 < other  # the same latents: blocks where it opened
     fine, cells, gate = painting.paint(latents, texts)
     assert cells.shape == (2, 3, 16, 16) and gate.shape == (2, 1)
     with pytest.raises(ValueError, match="give it text_dim"):
