@@ -118,6 +118,7 @@ class TrainConfig:
     layout_as_pipeline: bool = False  # painted only for captions the pipeline paints it for (`layout_fits`)
     layout_guesses: int = 1  # layouts the head reads, one drawn at sampling (TinyVideoUNet)
     place_width: int = 0  # the head's hidden width (0: linear)
+    place_context: bool = False  # the head reads each word beside the pooled sentence (TinyVideoUNet)
     # and the loss on its head reading those places from the text (`place_loss`), which the pipeline's map
     # comes from: trained by the diffusion loss alone, a word's state hardly depends on its sentence (the
     # shipped encoder's "red" in "a red ball above a blue cube" and in "... below a blue cube" agree to
@@ -589,6 +590,13 @@ def drawn_place_loss(unet: TinyVideoUNet, text_encoder: TinyTextEncoder, tokeniz
 PLACE_HEADS = ("place_head.", "guess_head.")  # the layout's head: where each named thing goes, and which guess
 
 
+def head_fits(unet: TinyVideoUNet, weights: dict[str, torch.Tensor]) -> bool:
+    """Whether the layout head in `weights` has the shape of `unet`'s."""
+    heads = {name: p.shape for name, p in unet.state_dict().items() if name.startswith(PLACE_HEADS)}
+    return heads.keys() == {k for k in weights if k.startswith(PLACE_HEADS)} and all(
+        weights[name].shape == shape for name, shape in heads.items())
+
+
 def tune_places(cfg: TrainConfig, unet: TinyVideoUNet, text_encoder: TinyTextEncoder, tokenizer) -> None:
     """Fits `unet`'s layout head alone (as it comes: `train` gives it fresh) for `cfg.place_steps` steps of
     the place loss on the pool's captions, `text_encoder` frozen as it is. Both are EMA copies, which
@@ -775,12 +783,15 @@ def train(cfg: TrainConfig, run: Path, out: Path, resume_from: Path | None = Non
     unet = TinyVideoUNet(latent_channels=ae.config.latent_channels, temporal_attention=cfg.temporal_attention,
                          carry_condition=cfg.carry_condition, clause_attention=cfg.clause_attention,
                          clause_film=cfg.clause_film, layout_channels=cfg.layout_channels,
-                         layout_guesses=cfg.layout_guesses, place_width=cfg.place_width)
+                         layout_guesses=cfg.layout_guesses, place_width=cfg.place_width,
+                         place_context=cfg.place_context)
     ema_text, ema_unet = copy.deepcopy(text_encoder), copy.deepcopy(unet)
     gen = torch.Generator().manual_seed(cfg.seed)
     step, opt_state = 0, None
     place_steps = state.get("place_steps", 0) if state else 0
-    refit = bool(cfg.place_steps) and cfg.place_steps != place_steps
+    # fitted afresh when asked for a head fitted another way: more steps, or another shape
+    refit = bool(cfg.place_steps) and (cfg.place_steps != place_steps
+                                       or bool(state and "unet" in state and not head_fits(unet, state["unet"])))
     if refit and not cfg.layout_channels:
         raise ValueError("--tune-places fits the layout's head: give the run's --layout too")
     if refit and not (state and "unet" in state and state["step"] >= cfg.steps):
@@ -907,6 +918,8 @@ def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, Train
                         help="paint the truth's map only where the pipeline paints one (no sequences)")
     parser.add_argument("--layout-guesses", type=int, help="layouts the head reads, one drawn per clip, e.g. 4")
     parser.add_argument("--place-width", type=int, help="the layout head's hidden width, e.g. 256 (default: linear)")
+    parser.add_argument("--place-context", action="store_true",
+                        help="the layout head reads each word beside the whole sentence")
     parser.add_argument("--place-weight", type=float,
                         help="weight of the loss on the layout's head reading the places from the text (default 1)")
     parser.add_argument("--place-batch", type=int, help="captions per step for the place loss (default 64)")
@@ -941,7 +954,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, Train
                  "ae_texture_weight", "decoder_text", "decoder_cells", "box_weight", "decoder_remade",
                  "decoder_restyled",
                  "decoder_box_weight", "layout_channels", "layout_guesses", "place_width", "place_weight",
-                 "place_batch", "place_steps", "layout_as_pipeline"):
+                 "place_batch", "place_steps", "layout_as_pipeline", "place_context"):
         if getattr(args, name):
             setattr(cfg, name, getattr(args, name))
     for pair in args.draw_weight:

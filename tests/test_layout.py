@@ -228,6 +228,32 @@ def test_a_head_with_several_guesses_reads_each_layout_a_caption_allows_and_draw
     assert 16 < (read[2] < 0).sum() < 48  # each drawn about half the time
 
 
+def test_a_head_that_hears_the_sentence_places_a_word_by_the_verb_elsewhere_in_it():
+    # one word, the same state in every caption; where its thing goes depends on the sentence (a chase
+    # leaves a gap, a push none): read from the word alone the head learns the mean of both, read beside the
+    # pooled sentence (place_context) it learns each
+    torch.manual_seed(0)
+    tokens = torch.randn(1, 1, 96).expand(64, -1, -1)
+    sentences = torch.randn(2, 96)
+    pooled = sentences.repeat(32, 1)
+    places = torch.zeros(64, 1, PLACE_SIZE)
+    places[:, 0, 0::3] = torch.tensor([0.5, -0.5]).repeat(32)[:, None]  # x at every keyframe
+    named = torch.ones(64, 1, dtype=torch.bool)
+    read = {}
+    for context in (False, True):
+        unet = TinyVideoUNet(layout_channels=4, place_width=32, place_context=context)
+        opt = torch.optim.AdamW(unet.place_head.parameters(), lr=1e-2)
+        for _ in range(300):
+            loss = place_loss(*unet.place_guesses(tokens, pooled), places, named)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        with torch.no_grad():
+            read[context] = unet.read_places(tokens, pooled)[:, 0, 0]
+    assert read[False].abs().max() < 0.1
+    assert torch.allclose(read[True], places[:, 0, 0], atol=0.1)
+
+
 def test_a_layout_moved_back_into_its_scene_renders_what_it_says():
     # bench/layout_oracle.py renders a head's layouts by the world: the truth's places give back a scene
     # the scorer reads as asked, and the same places with left and right swapped one it does not

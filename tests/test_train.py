@@ -669,7 +669,13 @@ def test_the_layout_head_fitted_alone_learns_on_the_frozen_text_encoder_and_chan
     assert (on["step"], on["config"]["place_steps"]) == (8, 0)  # the stage trained the head: no longer fitted alone
     train(replace(fitted, steps=8), tmp_path / "run", tmp_path / "refitted")  # so the same option fits it again
     assert json.loads((tmp_path / "refitted" / "training.json").read_text())["config"]["place_steps"] == 40
+    # the same steps for a head of another shape, one that reads the sentence too: fitted afresh, not loaded
+    train(replace(fitted, steps=8, place_context=True), tmp_path / "run", tmp_path / "context")
+    context = SoraTinyPipeline.from_pretrained(tmp_path / "context").unet
+    assert context.config.place_context and context.place_head[0].weight.shape == (16, 2 * 96)
+    assert loss("context") < 0.5 * loss("stage")
     assert parse_args(["--layout", "8", "--tune-places", "3000"])[1].place_steps == 3000
+    assert parse_args(["--layout", "8", "--place-context"])[1].place_context
 
 
 def test_an_export_remade_by_a_run_with_nothing_left_to_train_is_the_trained_export(uninterrupted, tmp_path):

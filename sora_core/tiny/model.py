@@ -329,7 +329,7 @@ class TinyVideoUNet(ModelMixin, ConfigMixin):
                  text_dim: int = 96, emb_dim: int = 128, max_frames: int = 64, latent_size: int = 16,
                  temporal_attention: bool = False, carry_condition: bool = False,
                  clause_attention: bool = False, clause_film: bool = False, layout_channels: int = 0,
-                 layout_guesses: int = 1, place_width: int = 0):
+                 layout_guesses: int = 1, place_width: int = 0, place_context: bool = False):
         # temporal_attention and carry_condition shorten the path from given frames to new ones
         # (docs/TRAINING.md); the step-14,000 weights were trained without them. clause_attention
         # lets each frame weigh the clauses of the prompt (AttentionBlock), for temporal order;
@@ -341,15 +341,17 @@ class TinyVideoUNet(ModelMixin, ConfigMixin):
         # layout_guesses > 1: the head reads that many layouts and how likely each is, and the pipeline
         # draws one with the seed: a caption leaves open which side each thing starts on, and one guess,
         # the mean, left two colliding things still in the middle. place_width > 0: the head is an MLP of
-        # that hidden width (0: linear).
+        # that hidden width (0: linear). place_context: the head reads each word beside the pooled sentence;
+        # from a word alone it read a chase's things too close and a collision's too short, as a push, in
+        # one interaction in five: the verb is elsewhere in the sentence (docs/TRAINING.md, session 24).
         super().__init__()
         c0, c1, c2 = channels
         # input: noisy latents, the clean condition latents, the condition mask (and the layout)
         self.conv_in = nn.Conv2d(2 * latent_channels + 1 + layout_channels, c0, 3, padding=1)
         if layout_channels:
-            out = layout_guesses * PLACE_SIZE
-            self.place_head = (nn.Sequential(nn.Linear(text_dim, place_width), nn.GELU(), nn.Linear(place_width, out))
-                               if place_width else nn.Linear(text_dim, out))
+            out, read = layout_guesses * PLACE_SIZE, 2 * text_dim if place_context else text_dim
+            self.place_head = (nn.Sequential(nn.Linear(read, place_width), nn.GELU(), nn.Linear(place_width, out))
+                               if place_width else nn.Linear(read, out))
             if layout_guesses > 1:
                 self.guess_head = nn.Linear(text_dim, layout_guesses)
             self.layout_proj = nn.Linear(text_dim, layout_channels)
@@ -383,7 +385,10 @@ class TinyVideoUNet(ModelMixin, ConfigMixin):
     def place_guesses(self, tokens: torch.Tensor, pooled: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         """The layouts the place head reads from the text tokens (B, L, D): (B, L, guesses, PLACE_SIZE), and
         the logits of how likely each is from the pooled text (B, D): (B, guesses), None for one guess."""
-        guesses = self.place_head(tokens).unflatten(-1, (self.config.layout_guesses, PLACE_SIZE))
+        words = tokens
+        if self.config.place_context:
+            words = torch.cat([tokens, pooled[:, None].expand(-1, tokens.shape[1], -1)], dim=-1)
+        guesses = self.place_head(words).unflatten(-1, (self.config.layout_guesses, PLACE_SIZE))
         return guesses, self.guess_head(pooled) if self.config.layout_guesses > 1 else None
 
     def read_places(self, tokens: torch.Tensor, pooled: torch.Tensor,
