@@ -7,6 +7,7 @@ the U-Net reads the map and the head is what to mend; where the head's layouts s
 world and low through the U-Net, the U-Net does not follow them.
 
     python bench/layout_oracle.py runs/x/export [--prompts 12] [--seed 5] [--draws 8]
+    python bench/layout_oracle.py runs/x/export --prompts 60 --steps 0   # the head's layouts alone, in a minute
 """
 
 import sys
@@ -82,15 +83,18 @@ def main() -> None:
             for i, scene in enumerate(scenes):
                 pipe.unet.place_head = head
                 drawn += drawn_by_the_world(pipe, scene, kind, args.draws)
+                if not args.steps:  # no clips sampled
+                    continue
                 truth = TruthHead(torch.from_numpy(word_places(scene)[0]), pipe.unet.config.layout_guesses)
                 for source in right:
                     pipe.unet.place_head = head if source == "head" else truth
                     frames = pipe(scene.caption, num_inference_steps=args.steps,
                                   generator=torch.Generator().manual_seed(i)).frames[0]
                     right[source] += bool(score(to_uint8(frames), scene)[QUESTION[kind]])
-            print(f"{folder}: {kind} right with the head's layout {right['head']} of {len(scenes)}, "
-                  f"with the truth's {right['truth']}; the head's layouts rendered by the world "
-                  f"{drawn} of {len(scenes) * args.draws}", flush=True)
+            sampled = (f"right with the head's layout {right['head']} of {len(scenes)}, with the truth's "
+                       f"{right['truth']}; " if args.steps else "")
+            print(f"{folder}: {kind} {sampled}the head's layouts rendered by the world {drawn} of "
+                  f"{len(scenes) * args.draws}", flush=True)
 
 
 if __name__ == "__main__":
