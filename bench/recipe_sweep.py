@@ -61,7 +61,8 @@ RECIPES = {
     # the U-Net reads where each named thing goes from the text and takes it painted as a map (train.py's
     # --layout): the shipped one's words do not say which of two things goes on top (bench/text_binding.py)
     # (a head of 4 guesses: a caption leaves open which side each thing starts on); painted in training
-    # where the pipeline paints it (no sequences), the head fitted alone after the stage (--place-steps)
+    # where the pipeline paints it (no sequences), the head fitted alone after the stage (--place-steps), reading
+    # the whole sentence (place_context, as shipped since session 24)
     "layout-batch64": (True, {"draw_weights": {"sequence": 3.0}, "batch": 64, "layout_channels": 8,
                               "layout_guesses": 4, "place_width": 256, "layout_as_pipeline": True}),
     "scratch-full-layout-batch64": (False, {"temporal_attention": True, "carry_condition": True,
@@ -144,7 +145,8 @@ def run_recipe(name: str, work: Path, args: argparse.Namespace) -> None:
     steps = start + args.probe_steps + int((work / "go").read_text())
     train(replace(cfg, steps=steps), run, out, device=args.device)
     if cfg.layout_channels:  # the head fitted alone on the trained text encoder, as the shipped one was
-        train(replace(cfg, steps=steps, place_steps=args.place_steps, place_batch=128), run, out, device=args.device)
+        train(replace(cfg, steps=steps, place_steps=args.place_steps, place_batch=128, place_context=True), run, out,
+              device=args.device)
     # the exported pipeline (EMA weights, float32, each file under 16 MB) before the scoring, so a
     # time limit that stops the scoring still leaves the weights
     shutil.copytree(out, args.out / name, dirs_exist_ok=True)
