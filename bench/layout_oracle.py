@@ -7,7 +7,7 @@ the U-Net reads the map and the head is what to mend; where the head's layouts s
 world and low through the U-Net, the U-Net does not follow them.
 
     python bench/layout_oracle.py runs/x/export [--prompts 12] [--seed 5] [--draws 8]
-    python bench/layout_oracle.py runs/x/export --prompts 60 --steps 0   # the head's layouts alone, in a minute
+    python bench/layout_oracle.py runs/x/export --prompts 60 --steps 0   # the head's layouts alone, no clips
 """
 
 import sys
