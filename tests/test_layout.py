@@ -202,6 +202,17 @@ def test_the_place_loss_teaches_a_text_encoder_which_named_thing_is_where():
     assert text_binding.probe(tokenizer, fresh, pairs=40, steps=150) < 0.7
 
 
+def fit_head(unet: TinyVideoUNet, tokens, pooled, places, named) -> TinyVideoUNet:
+    """`unet` with its layout head (and guess head) fitted alone by the place loss, 300 steps."""
+    opt = torch.optim.AdamW([p for name, p in unet.named_parameters() if "_head" in name], lr=1e-2)
+    for _ in range(300):
+        loss = place_loss(*unet.place_guesses(tokens, pooled), places, named)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return unet
+
+
 def test_a_head_with_several_guesses_reads_each_layout_a_caption_allows_and_draws_them_by_the_seed():
     # one caption, two layouts in the truth: the first thing on the left and the second on the right, or
     # the other way round (a collision says neither). One guess learns the mean, both things in the middle;
@@ -214,13 +225,8 @@ def test_a_head_with_several_guesses_reads_each_layout_a_caption_allows_and_draw
     named = torch.ones(64, 2, dtype=torch.bool)
     read = {}
     for guesses in (1, 2):
-        unet = TinyVideoUNet(layout_channels=4, layout_guesses=guesses, place_width=32)
-        opt = torch.optim.AdamW([p for name, p in unet.named_parameters() if "_head" in name], lr=1e-2)
-        for _ in range(300):
-            loss = place_loss(*unet.place_guesses(tokens, pooled), places, named)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
+        unet = fit_head(TinyVideoUNet(layout_channels=4, layout_guesses=guesses, place_width=32),
+                        tokens, pooled, places, named)
         with torch.no_grad():
             read[guesses] = unet.read_places(tokens, pooled, torch.Generator().manual_seed(0))[:, 0, 0]  # thing 1's x
     assert read[1].abs().max() < 0.1  # the mean of the two layouts: the middle
@@ -241,13 +247,8 @@ def test_a_head_that_hears_the_sentence_places_a_word_by_the_verb_elsewhere_in_i
     named = torch.ones(64, 1, dtype=torch.bool)
     read = {}
     for context in (False, True):
-        unet = TinyVideoUNet(layout_channels=4, place_width=32, place_context=context)
-        opt = torch.optim.AdamW(unet.place_head.parameters(), lr=1e-2)
-        for _ in range(300):
-            loss = place_loss(*unet.place_guesses(tokens, pooled), places, named)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
+        unet = fit_head(TinyVideoUNet(layout_channels=4, place_width=32, place_context=context),
+                        tokens, pooled, places, named)
         with torch.no_grad():
             read[context] = unet.read_places(tokens, pooled)[:, 0, 0]
     assert read[False].abs().max() < 0.1
