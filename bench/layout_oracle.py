@@ -66,7 +66,8 @@ def drawn_by_the_world(pipe: SoraTinyPipeline, scene: Scene, kind: str, draws: i
     with torch.no_grad():
         tokens, _, pooled, _ = encode_text(pipe.tokenizer, pipe.text_encoder, [scene.caption] * draws)
         places = pipe.unet.read_places(tokens, pooled, torch.Generator().manual_seed(0)).numpy()
-    return sum(bool(score(render(scene_at(scene, p), seed=0), scene)[QUESTION[kind]]) for p in places)
+    question = QUESTION[kind]
+    return sum(bool(score(render(scene_at(scene, p), seed=0), scene, only=[question])[question]) for p in places)
 
 
 def main() -> None:
@@ -90,7 +91,7 @@ def main() -> None:
                     pipe.unet.place_head = head if source == "head" else truth
                     frames = pipe(scene.caption, num_inference_steps=args.steps,
                                   generator=torch.Generator().manual_seed(i)).frames[0]
-                    right[source] += bool(score(to_uint8(frames), scene)[QUESTION[kind]])
+                    right[source] += bool(score(to_uint8(frames), scene, only=[QUESTION[kind]])[QUESTION[kind]])
             sampled = (f"right with the head's layout {right['head']} of {len(scenes)}, with the truth's "
                        f"{right['truth']}; " if args.steps else "")
             print(f"{folder}: {kind} {sampled}the head's layouts rendered by the world {drawn} of "

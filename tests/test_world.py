@@ -101,6 +101,10 @@ def test_the_scorer_says_what_it_read_instead(held_out_scenes):
     swapped = replace(scene, things=[replace(a, x=b.x, y=b.y), replace(b, x=a.x, y=a.y)])
     opposite = {"left of": "right of", "right of": "left of", "above": "below", "below": "above"}
     assert seen(render(swapped, seed=0), scene)["relation"] == opposite[scene.facts["relation"]]
+    # asked for one question, the scorer reads that one alone, and reads it as it does among all
+    assert score(render(swapped, seed=0), scene, only=["relation"]) == {
+        "relation": False, "flicker": score(render(swapped, seed=0), scene)["flicker"]}
+    assert score(render(scene, seed=0), scene, only=["relation"])["relation"]
 
 
 def test_an_interaction_is_read_going_either_way_and_another_interaction_is_not(held_out_scenes):

@@ -9,6 +9,7 @@ which `python -m sora_core.bench quality` checks as the ceiling.
 
 import copy
 import random
+from collections.abc import Collection
 from dataclasses import replace
 
 import numpy as np
@@ -304,9 +305,10 @@ def as_shown(frames: np.ndarray, scene: Scene) -> tuple[Scene, np.ndarray, np.nd
     return scene, bg, foreground(frames, bg)
 
 
-def seen(frames: np.ndarray, scene: Scene) -> dict[str, object]:
+def seen(frames: np.ndarray, scene: Scene, only: Collection[str] | None = None) -> dict[str, object]:
     """What the scorer reads in the clip (against `as_shown`): an answer to each of `asked(scene)`'s
-    questions, and the flicker as a number."""
+    questions (or those of them in `only`: each reader renders the world's variants of the scene, seconds
+    a clip), and the flicker as a number."""
     scene, bg, mask = as_shown(frames, scene)
     readers = {
         "colour": lambda: colour_of(frames, mask, scene, bg),
@@ -318,14 +320,17 @@ def seen(frames: np.ndarray, scene: Scene) -> dict[str, object]:
         "interaction": lambda: interaction_of(frames, mask, scene, bg),
         "style": lambda: style_of(frames, scene),
     }
-    return {name: readers[name]() for name in asked(scene)} | {"flicker": flicker(frames, mask)}
+    questions = [name for name in asked(scene) if only is None or name in only]
+    return {name: readers[name]() for name in questions} | {"flicker": flicker(frames, mask)}
 
 
 def judge(scene: Scene, looked: dict[str, object]) -> dict[str, object]:
-    """`seen`'s reading against the scene's truth: name -> True/False, plus the flicker."""
-    return {name: looked[name] == answer for name, answer in asked(scene).items()} | {"flicker": looked["flicker"]}
+    """`seen`'s reading against the scene's truth: name -> True/False for each question read, plus the flicker."""
+    return ({name: looked[name] == answer for name, answer in asked(scene).items() if name in looked}
+            | {"flicker": looked["flicker"]})
 
 
-def score(frames: np.ndarray, scene: Scene) -> dict[str, object]:
-    """The answers this scene can be checked on: name -> True/False, plus flicker as a number."""
-    return judge(scene, seen(frames, scene))
+def score(frames: np.ndarray, scene: Scene, only: Collection[str] | None = None) -> dict[str, object]:
+    """The answers this scene can be checked on (or those in `only`): name -> True/False, plus flicker as a
+    number."""
+    return judge(scene, seen(frames, scene, only))
