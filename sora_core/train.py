@@ -790,11 +790,11 @@ def train(cfg: TrainConfig, run: Path, out: Path, resume_from: Path | None = Non
     step, opt_state = 0, None
     place_steps = state.get("place_steps", 0) if state else 0
     # fitted afresh when asked for a head fitted another way: more steps, or another shape
-    refit = bool(cfg.place_steps) and (cfg.place_steps != place_steps
-                                       or bool(state and "unet" in state and not head_fits(unet, state["unet"])))
+    other_shape = bool(state and "unet" in state) and not head_fits(unet, state["unet"])
+    refit = bool(cfg.place_steps) and (cfg.place_steps != place_steps or other_shape)
     if refit and not cfg.layout_channels:
         raise ValueError("--tune-places fits the layout's head: give the run's --layout too")
-    if refit and not (state and "unet" in state and state["step"] >= cfg.steps):
+    if refit and not trained:
         raise ValueError("the layout's head is fitted on the text encoder as it is: train to --steps "
                          f"{cfg.steps} first, then run again with --tune-places")
     if state and "unet" in state:
