@@ -301,9 +301,9 @@ def help_text(engine: Engine) -> str:
              "", "What to expect: colours and backgrounds nearly always come out right, and the sketch, "
              "cinematic, animation and realistic styles mostly, and pixel art about two times in three. "
              "A single motion comes out right about nine times "
-             "in ten, two events in sequence (\"first ..., then ...\") about three times in four, and two "
+             "in ten, two events in sequence (\"first ..., then ...\") about seven times in ten, and two "
              "things collide, push or chase as asked about nine times in ten. It places two things where the prompt "
-             "says (\"left of\", \"above\") about four times in five, and draws the wrong object about a "
+             "says (\"left of\", \"above\") nearly nine times in ten, and draws the wrong object about a "
              "quarter of the time. Scores on prompts it never saw: `docs/quality/quality.md`.",
              "", "**Vocabulary:** " + ", ".join(w for w in world_words() if w.isalpha()), "",
              "## Other models", "They download from the Hugging Face hub once and need a GPU:", ""]
