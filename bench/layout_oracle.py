@@ -57,8 +57,14 @@ def scene_at(scene: Scene, places: np.ndarray) -> Scene:
     return replace(scene, things=things)
 
 
-# the kinds it samples, and score's key for each; the pipeline paints no layout for a sequence (`layout_fits`)
-QUESTION = {"relation": "relation", "interaction": "interaction"}
+# the kinds it samples, each also the scorer's question for it; the pipeline paints no layout for a sequence
+# (`layout_fits`)
+KINDS = ("relation", "interaction")
+
+
+def answered(frames, scene: Scene, kind: str) -> bool:
+    """Whether `frames` show the scene's `kind` (relation or interaction) as its caption asks; only that is read."""
+    return bool(score(frames, scene, only=[kind])[kind])
 
 
 def drawn_by_the_world(pipe: SoraTinyPipeline, scene: Scene, kind: str, draws: int) -> int:
@@ -66,8 +72,7 @@ def drawn_by_the_world(pipe: SoraTinyPipeline, scene: Scene, kind: str, draws: i
     with torch.no_grad():
         tokens, _, pooled, _ = encode_text(pipe.tokenizer, pipe.text_encoder, [scene.caption] * draws)
         places = pipe.unet.read_places(tokens, pooled, torch.Generator().manual_seed(0)).numpy()
-    question = QUESTION[kind]
-    return sum(bool(score(render(scene_at(scene, p), seed=0), scene, only=[question])[question]) for p in places)
+    return sum(answered(render(scene_at(scene, p), seed=0), scene, kind) for p in places)
 
 
 def main() -> None:
@@ -78,7 +83,7 @@ def main() -> None:
         if not pipe.unet.config.layout_channels:
             sys.exit(f"{folder}: this U-Net has no layout (train it with --layout)")
         head = pipe.unet.place_head
-        for kind in QUESTION:
+        for kind in KINDS:
             scenes = scenes_of(kind, args)
             right, drawn = {"head": 0, "truth": 0}, 0
             for i, scene in enumerate(scenes):
@@ -91,7 +96,7 @@ def main() -> None:
                     pipe.unet.place_head = head if source == "head" else truth
                     frames = pipe(scene.caption, num_inference_steps=args.steps,
                                   generator=torch.Generator().manual_seed(i)).frames[0]
-                    right[source] += bool(score(to_uint8(frames), scene, only=[QUESTION[kind]])[QUESTION[kind]])
+                    right[source] += answered(to_uint8(frames), scene, kind)
             sampled = (f"right with the head's layout {right['head']} of {len(scenes)}, with the truth's "
                        f"{right['truth']}; " if args.steps else "")
             print(f"{folder}: {kind} {sampled}the head's layouts rendered by the world {drawn} of "
