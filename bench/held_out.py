@@ -4,7 +4,7 @@ scenes, scene i from seed i."""
 
 import argparse
 import random
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -15,14 +15,16 @@ from sora_core.video import to_uint8
 from sora_core.world.scenes import Scene, held_out_scenes
 
 
-def parse_args(doc: str, prompts: int, draws: int | None = None) -> argparse.Namespace:
+def parse_args(doc: str, prompts: int,
+               more_options: Callable[[argparse.ArgumentParser], None] | None = None) -> argparse.Namespace:
+    """The options every such bench takes, and those `more_options` adds for one of them."""
     parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("models", nargs="+", type=Path, help="exported pipelines (folders)")
     parser.add_argument("--prompts", type=int, default=prompts)
     parser.add_argument("--seed", type=int, default=5)
     parser.add_argument("--steps", type=int, default=20)
-    if draws is not None:
-        parser.add_argument("--draws", type=int, default=draws, help="layouts drawn from the head per prompt")
+    if more_options:
+        more_options(parser)
     args = parser.parse_args()
     torch.set_num_threads(2)
     return args

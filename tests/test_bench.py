@@ -6,10 +6,12 @@ from dataclasses import replace
 
 from PIL import Image
 
+from bench import layout_oracle
 from bench.relations import things_and_side
 from bench.sequences import halves_right
 from bench.things import drawn
 from sora_core import bench
+from sora_core.tiny.pipeline import SoraTinyPipeline
 from sora_core.world import render
 from sora_core.world.scenes import held_out_scenes
 
@@ -68,3 +70,26 @@ def test_things_tells_a_thing_too_many_from_as_many_as_asked():
     relation = held_out_scenes(random.Random(5), 1, lambda s: s.kind == "relation")[0]
     assert drawn(render(relation, seed=0), relation) == "as asked"
     assert drawn(render(replace(relation, things=relation.things[:1]), seed=0), relation) == "fewer"
+
+
+def test_layout_oracle_head_only_samples_each_prompt_once_with_the_heads_layout(monkeypatch, capsys):
+    sampled_with = []
+    call = SoraTinyPipeline.__call__
+
+    def counting(pipe, *args, **kwargs):
+        sampled_with.append(type(pipe.unet.place_head).__name__)
+        return call(pipe, *args, **kwargs)
+
+    monkeypatch.setattr(SoraTinyPipeline, "__call__", counting)
+    argv = ["layout_oracle", "assets/sora-tiny", "--prompts", "2", "--steps", "2", "--draws", "1", "--kind", "relation"]
+    monkeypatch.setattr(sys, "argv", argv)
+    layout_oracle.main()
+    assert sampled_with.count("TruthHead") == 2 and len(sampled_with) == 4  # both layouts, each prompt
+    assert "with the truth's" in capsys.readouterr().out
+    sampled_with.clear()
+    monkeypatch.setattr(sys, "argv", [*argv, "--head-only"])
+    layout_oracle.main()
+    assert len(sampled_with) == 2 and "TruthHead" not in sampled_with
+    printed = capsys.readouterr().out
+    assert "relation right with the head's layout" in printed and "truth" not in printed
+    assert "interaction" not in printed  # --kind keeps to the one asked
