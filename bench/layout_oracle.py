@@ -102,16 +102,15 @@ def main() -> None:
                 drawn += drawn_by_the_world(pipe, scene, kind, args.draws)
                 if not args.steps:  # no clips sampled
                     continue
-                truth = TruthHead(torch.from_numpy(word_places(scene)[0]), pipe.unet.config.layout_guesses)
                 for source in right:
-                    pipe.unet.place_head = head if source == "head" else truth
+                    pipe.unet.place_head = head if source == "head" else TruthHead(
+                        torch.from_numpy(word_places(scene)[0]), pipe.unet.config.layout_guesses)
                     frames = pipe(scene.caption, num_inference_steps=args.steps,
                                   generator=torch.Generator().manual_seed(i)).frames[0]
                     right[source] += answered(to_uint8(frames), scene, kind)
             with_truth = "" if args.head_only else f", with the truth's {right['truth']}"
-            sampled = f"right with the head's layout {right['head']} of {len(scenes)}{with_truth}; "
-            if not args.steps:
-                sampled = ""
+            sampled = (f"right with the head's layout {right['head']} of {len(scenes)}{with_truth}; "
+                       if args.steps else "")
             print(f"{folder}: {kind} {sampled}the head's layouts rendered by the world {drawn} of "
                   f"{len(scenes) * args.draws}", flush=True)
 
