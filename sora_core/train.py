@@ -80,6 +80,9 @@ class TrainConfig:
     # the gate's learning rate over the decoder's: one logit that must move by several units from almost
     # shut, where at the decoder's rate 1,500 steps opened it to 12% for pixel art (session 23)
     cell_gate_lr_scale: float = 30.0
+    # the cells' colours snapped to this many levels per channel (TinyFrameAutoencoder's cell_levels; the
+    # world's pixel art has 4): regressed, a still block wavered between frames (session 29). 0: as they are
+    decoder_cell_levels: int = 0
     # The share of the tune's clips whose latents the video model remakes first (`remake_latents`): the
     # decoder then learns to paint the truth from latents with the model's own errors (a cube's
     # corners rounded), not only from the encoder's latents with Gaussian jitter (0: none).
@@ -333,7 +336,7 @@ def fit_frames(ae: TinyFrameAutoencoder, flat: np.ndarray, steps: int, lr: float
         text = None if texts is None else texts[idx]
         weight = None if boxes is None else 1 + cfg.decoder_box_weight * torch.from_numpy(boxes[idx, None]).float()
         fine, cells, gate = ae.paint(z, text)
-        recon = fine if cells is None else mix_cells(fine, cells, gate)
+        recon = fine if cells is None else mix_cells(fine, cells, gate, ae.config.cell_levels)
         loss = reconstruction_loss(recon, x, edge_weight, texture_weight, weight)
         if cells is not None:
             loss = loss + cells_loss(cells, gate, x)
@@ -418,7 +421,8 @@ def tune_decoder(cfg: TrainConfig, ae: TinyFrameAutoencoder, done: int, text_enc
     texts = None
     if (cfg.decoder_text and not ae.config.text_dim) or (cfg.decoder_cells and not ae.config.cell_paint):
         grown = TinyFrameAutoencoder(**{**dict(ae.config), "text_dim": text_encoder.config.width,
-                                        "cell_paint": cfg.decoder_cells or ae.config.cell_paint})
+                                        "cell_paint": cfg.decoder_cells or ae.config.cell_paint,
+                                        "cell_levels": cfg.decoder_cell_levels or ae.config.cell_levels})
         missing = grown.load_state_dict(ae.state_dict(), strict=False).missing_keys
         assert all(k.startswith(("decoder_text.", "cell_")) for k in missing), missing
         ae = grown
@@ -761,6 +765,8 @@ def train(cfg: TrainConfig, run: Path, out: Path, resume_from: Path | None = Non
         state = state_of_export(init_from, cfg)
     if cfg.decoder_cells and not cfg.decoder_text:
         raise ValueError("--decoder-cells opens its gate by the prompt: give --decoder-text too")
+    if cfg.decoder_cell_levels and not cfg.decoder_cells:
+        raise ValueError("--cell-levels snaps the colours of the decoder's cells: give --decoder-cells too")
     if cfg.decoder_text and not (state and "unet" in state):
         raise ValueError("a decoder that hears text needs a trained text encoder: resume from a checkpoint "
                          "of the video model (--resume-from or --init-from)")
@@ -813,6 +819,9 @@ def train(cfg: TrainConfig, run: Path, out: Path, resume_from: Path | None = Non
         log(f"resumed at step {step}" + (f", new modules: {new}" if new else ""))
     decoder_steps = state.get("decoder_steps", 0) if state else 0
     tuned = cfg.decoder_steps > decoder_steps
+    relevelled = bool(cfg.decoder_cell_levels) and ae.config.cell_levels != cfg.decoder_cell_levels
+    if relevelled and ae.config.cell_paint:  # a setting, not weights; a decoder that grows its cells gets it then
+        ae.register_to_config(cell_levels=cfg.decoder_cell_levels)
     if tuned and cfg.decoder_text and step < cfg.steps:  # the tune comes first, on today's text encoder
         raise ValueError(f"a decoder that hears text is tuned on the text encoder as it is, here step {step}: "
                          f"train to --steps {cfg.steps} first, then run again with --tune-decoder")
@@ -851,7 +860,7 @@ def train(cfg: TrainConfig, run: Path, out: Path, resume_from: Path | None = Non
         export(out, tokenizer, ema_text, ema_unet, ae, step, cfg)
         log(f"checkpoint at step {step}")
 
-    if tuned or refit or not ckpt_path.exists():
+    if tuned or refit or relevelled or not ckpt_path.exists():
         checkpoint()  # a new run saves where it starts (the autoencoder, before the long stage)
     running, tick = None, time.time()  # the loss's running mean, from this process's first step
     # --stop-at-step 0 ends here: the autoencoder alone, exported to be judged (bench autoencoder)
@@ -936,6 +945,8 @@ def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, Train
     parser.add_argument("--decoder-text", action="store_true", help="the tuned decoder hears the prompt")
     parser.add_argument("--decoder-cells", action="store_true",
                         help="and paints each latent cell flat where the prompt opens its gate (pixel art)")
+    parser.add_argument("--cell-levels", type=int, dest="decoder_cell_levels",
+                        help="the cells' colours snapped to this many levels per channel (pixel art: 4)")
     parser.add_argument("--decoder-remade", type=float,
                         help="the share of the tune's clips the video model remakes first, e.g. 0.4")
     parser.add_argument("--decoder-restyled", type=float,
@@ -951,8 +962,8 @@ def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, Train
                       clause_attention=args.clause_attention, clause_film=args.clause_film)
     for name in ("steps", "pool_clips", "batch", "threads", "refresh", "refresh_from", "decoder_steps",
                  "texture_weight", "decoder_jitter", "latent_channels", "ae_steps", "ae_edge_weight",
-                 "ae_texture_weight", "decoder_text", "decoder_cells", "box_weight", "decoder_remade",
-                 "decoder_restyled",
+                 "ae_texture_weight", "decoder_text", "decoder_cells", "decoder_cell_levels", "box_weight",
+                 "decoder_remade", "decoder_restyled",
                  "decoder_box_weight", "layout_channels", "layout_guesses", "place_width", "place_weight",
                  "place_batch", "place_steps", "layout_as_pipeline", "place_context"):
         if getattr(args, name):

@@ -21,6 +21,7 @@ from sora_core.tiny.model import (
     attend,
     carry_last_given,
     clause_ids,
+    snap_to_levels,
 )
 from sora_core.tiny.pipeline import SoraTinyPipeline, encode_text
 from sora_core.tiny.tokenizer import build_tokenizer
@@ -334,12 +335,12 @@ def test_the_command_line_sets_the_recipe_of_the_shipped_weights():
                             "--refresh", "16", "--refresh-from", "31100", "--clause-film", "--latent-channels", "16",
                             "--ae-steps", "6000", "--ae-edge-weight", "0.5", "--tune-decoder", "3000",
                             "--texture-weight", "5", "--ae-texture-weight", "2", "--decoder-jitter", "0.5",
-                            "--decoder-box-weight", "4", "--decoder-text", "--decoder-cells"])
+                            "--decoder-box-weight", "4", "--decoder-text", "--decoder-cells", "--cell-levels", "4"])
     assert (cfg.pool_clips, cfg.batch, cfg.threads, cfg.steps) == (12000, 64, 16, 33100)
     assert (cfg.refresh, cfg.refresh_from) == (16, 31100) and cfg.clause_film
     assert (cfg.latent_channels, cfg.ae_steps, cfg.ae_edge_weight) == (16, 6000, 0.5)
     assert (cfg.decoder_steps, cfg.texture_weight, cfg.ae_texture_weight, cfg.decoder_jitter) == (3000, 5.0, 2.0, 0.5)
-    assert cfg.decoder_box_weight == 4.0 and cfg.decoder_text and cfg.decoder_cells
+    assert cfg.decoder_box_weight == 4.0 and cfg.decoder_text and cfg.decoder_cells and cfg.decoder_cell_levels == 4
     assert cfg.draw_weights == {"sequence": 3.0} and cfg.restarts == (28000, 31100)
     assert cfg.temporal_attention and cfg.carry_condition and cfg.clause_attention and args.device == "cuda"
     defaults = parse_args([])[1]
@@ -453,6 +454,33 @@ def test_a_decoder_that_paints_cells_paints_flat_blocks_where_the_prompt_opens_i
         TinyFrameAutoencoder(width=16, cell_paint=True)
 
 
+def test_snapped_colours_take_the_nearest_of_the_levels_and_pass_the_gradient_straight_through():
+    colours = torch.tensor([-1.2, -0.9, -0.4, 0.1, 0.2, 0.9], requires_grad=True)
+    snapped = snap_to_levels(colours, 4)
+    third = 1 / 3
+    assert torch.allclose(snapped, torch.tensor([-1, -1, -third, third, third, 1]))  # 0, 85, 170, 255 of 255
+    snapped.sum().backward()
+    assert torch.equal(colours.grad, torch.ones(6))  # as if not rounded: the cells still learn
+
+
+def test_cells_snapped_to_levels_hold_a_block_still_where_the_latents_waver():
+    torch.manual_seed(0)
+    painting = TinyFrameAutoencoder(width=16, text_dim=8, cell_paint=True)
+    snapping = TinyFrameAutoencoder(width=16, text_dim=8, cell_paint=True, cell_levels=4)
+    torch.nn.init.constant_(painting.cell_gate.bias, 50.0)  # open: the frames are the cells
+    snapping.load_state_dict(painting.state_dict())
+    latents, texts = torch.randn(1, 8, 16, 16), torch.randn(1, 8).expand(2, -1)
+    wavering = torch.cat([latents, latents + 1e-3 * torch.randn_like(latents)])  # a still frame, then the next
+    with torch.no_grad():
+        unsnapped, snapped = painting.decode(wavering, texts), snapping.decode(wavering, texts)
+    assert (unsnapped[0] - unsnapped[1]).abs().max() > 1e-3  # regressed, the colours waver with the latents
+    assert torch.allclose(snapped[0], snapped[1], atol=1e-6)  # the same colours in both frames
+    levels = (snapped + 1) / 2 * 3
+    assert torch.allclose(levels, levels.round(), atol=1e-5)  # every pixel on one of the 4 levels
+    with pytest.raises(ValueError, match="give cell_paint"):
+        TinyFrameAutoencoder(width=16, text_dim=8, cell_levels=4)
+
+
 def test_a_tune_fits_the_cells_to_each_blocks_mean_even_with_their_gate_shut():
     torch.manual_seed(0)
     ae = TinyFrameAutoencoder(width=16, text_dim=8, cell_paint=True)
@@ -494,6 +522,16 @@ def test_tuning_a_decoder_with_cells_grows_them_and_their_gate(uninterrupted, tm
     with pytest.raises(ValueError, match="give --decoder-text too"):
         train(replace(cfg, decoder_text=False), tmp_path / "deaf", tmp_path / "deaf-out",
               resume_from=uninterrupted / "run" / "checkpoint.pt")
+    with pytest.raises(ValueError, match="give --decoder-cells too"):
+        train(replace(cfg, decoder_cells=False, decoder_cell_levels=4), tmp_path / "unpainted",
+              tmp_path / "unpainted-out", resume_from=uninterrupted / "run" / "checkpoint.pt")
+
+    # the decoder as it is, its cells' colours snapped from now on: a setting, no step, the same weights
+    train(replace(cfg, decoder_cell_levels=4), tmp_path / "run", tmp_path / "snapped")
+    snapped = SoraTinyPipeline.from_pretrained(tmp_path / "snapped").vae
+    assert vae.config.cell_levels == 0 and snapped.config.cell_levels == 4
+    assert all(torch.equal(a, b) for a, b in zip(vae.state_dict().values(), snapped.state_dict().values(), strict=True))
+    assert json.loads((tmp_path / "snapped" / "training.json").read_text())["config"]["decoder_cell_levels"] == 4
 
 
 def test_restyled_clips_are_the_worlds_render_of_the_same_clips_in_another_style():

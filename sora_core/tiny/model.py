@@ -60,7 +60,8 @@ class TinyFrameAutoencoder(ModelMixin, ConfigMixin):
     @register_to_config
     def __init__(self, latent_channels: int = 8, width: int = 64, scaling_factor: float = 1.0,
                  shift_factor: float = 0.0, latent_rgb_factors: list[list[float]] | None = None,
-                 latent_rgb_bias: list[float] | None = None, text_dim: int = 0, cell_paint: bool = False):
+                 latent_rgb_bias: list[float] | None = None, text_dim: int = 0, cell_paint: bool = False,
+                 cell_levels: int = 0):
         # latent_rgb_*: a least-squares linear map from latents to 16x16 RGB in [-1, 1], fitted
         # after training; it makes a live preview cost almost nothing (as ComfyUI and FramePack do).
         # text_dim > 0: the decoder hears the prompt (the text encoder's pooled vector) through FiLM
@@ -71,9 +72,15 @@ class TinyFrameAutoencoder(ModelMixin, ConfigMixin):
         # colour, mixed in as far as a gate that hears the prompt opens. Pixel art is that look, and the
         # convolutions after each upsampling blur the blocks the video model's latents hold only roughly.
         # The gate starts almost closed (CELL_GATE_CLOSED), so it too can be added to a trained decoder.
+        # cell_levels > 1: each cell's colour is snapped to that many levels per channel (`snap_to_levels`),
+        # pixel art's few colours: regressed, a still block's colour wavered from frame to frame by a level's
+        # fraction, and the clip flickered where pixel art holds still (session 29). 0: not snapped.
         super().__init__()
         if cell_paint and not text_dim:
             raise ValueError("a decoder that paints cells opens its gate by the prompt: give it text_dim too")
+        if cell_levels and (not cell_paint or cell_levels < 2):
+            raise ValueError(f"cell_levels snaps the colours of painted cells: give cell_paint, and 2 or "
+                             f"more levels, not {cell_levels}")
         w = width
         self.encoder = nn.Sequential(
             nn.Conv2d(3, w // 2, 3, padding=1), nn.SiLU(),
@@ -110,7 +117,7 @@ class TinyFrameAutoencoder(ModelMixin, ConfigMixin):
     def run_decoder(self, h: torch.Tensor, text: torch.Tensor | None = None) -> torch.Tensor:
         """The decoder on the encoder's own (unnormalised) latents, as training sees them."""
         fine, cells, gate = self.paint(h, text)
-        return fine if cells is None else mix_cells(fine, cells, gate)
+        return fine if cells is None else mix_cells(fine, cells, gate, self.config.cell_levels)
 
     def paint(self, h: torch.Tensor, text: torch.Tensor | None = None
               ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
@@ -133,8 +140,19 @@ class TinyFrameAutoencoder(ModelMixin, ConfigMixin):
         return h, cells, None if cells is None else self.cell_gate(text)
 
 
-def mix_cells(fine: torch.Tensor, cells: torch.Tensor, gate_logit: torch.Tensor) -> torch.Tensor:
-    """The decoder's frames (N, 3, H, W) with its flat cells mixed in as far as the gate opens."""
+def snap_to_levels(colours: torch.Tensor, levels: int) -> torch.Tensor:
+    """Colours in [-1, 1] rounded to `levels` evenly spaced values per channel (the world's pixel art: 4,
+    0, 85, 170 and 255), with the gradient passed straight through, as finite scalar quantisation trains."""
+    steps = levels - 1
+    snapped = torch.round((colours.clamp(-1, 1) + 1) / 2 * steps) / steps * 2 - 1
+    return colours + (snapped - colours).detach()
+
+
+def mix_cells(fine: torch.Tensor, cells: torch.Tensor, gate_logit: torch.Tensor, levels: int = 0) -> torch.Tensor:
+    """The decoder's frames (N, 3, H, W) with its flat cells mixed in as far as the gate opens, their
+    colours snapped to `levels` per channel when given."""
+    if levels:
+        cells = snap_to_levels(cells, levels)
     gate = torch.sigmoid(gate_logit)[:, :, None, None]
     return fine + gate * (F.interpolate(cells, size=fine.shape[-2:], mode="nearest") - fine)
 
