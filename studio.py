@@ -299,7 +299,7 @@ def help_text(engine: Engine) -> str:
              "The built-in model learned from a small procedural world, so it knows only its words. "
              "When a prompt uses others, the Notes box names them.",
              "", "What to expect: colours and backgrounds nearly always come out right, and the sketch, "
-             "cinematic, animation and realistic styles mostly, and pixel art about two times in three. "
+             "cinematic, animation and realistic styles mostly, and pixel art nearly always. "
              "A single motion comes out right about nine times "
              "in ten, two events in sequence (\"first ..., then ...\") about seven times in ten, and two "
              "things collide, push or chase as asked about nine times in ten. It places two things where the prompt "
