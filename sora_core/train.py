@@ -820,6 +820,9 @@ def train(cfg: TrainConfig, run: Path, out: Path, resume_from: Path | None = Non
     decoder_steps = state.get("decoder_steps", 0) if state else 0
     tuned = cfg.decoder_steps > decoder_steps
     relevelled = bool(cfg.decoder_cell_levels) and ae.config.cell_levels != cfg.decoder_cell_levels
+    if relevelled and not (ae.config.cell_paint or tuned):
+        raise ValueError("--cell-levels snaps the colours of the decoder's cells, and this one has none: "
+                         "grow them with more --tune-decoder steps")
     if relevelled and ae.config.cell_paint:  # a setting, not weights; a decoder that grows its cells gets it then
         ae.register_to_config(cell_levels=cfg.decoder_cell_levels)
     if tuned and cfg.decoder_text and step < cfg.steps:  # the tune comes first, on today's text encoder

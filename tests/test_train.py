@@ -525,6 +525,9 @@ def test_tuning_a_decoder_with_cells_grows_them_and_their_gate(uninterrupted, tm
     with pytest.raises(ValueError, match="give --decoder-cells too"):
         train(replace(cfg, decoder_cells=False, decoder_cell_levels=4), tmp_path / "unpainted",
               tmp_path / "unpainted-out", resume_from=uninterrupted / "run" / "checkpoint.pt")
+    with pytest.raises(ValueError, match="this one has none"):  # no cells yet, and no tune to grow them
+        train(replace(cfg, decoder_steps=0, decoder_cell_levels=4), tmp_path / "cell-less",
+              tmp_path / "cell-less-out", resume_from=uninterrupted / "run" / "checkpoint.pt")
 
     # the decoder as it is, its cells' colours snapped from now on: a setting, no step, the same weights
     train(replace(cfg, decoder_cell_levels=4), tmp_path / "run", tmp_path / "snapped")

@@ -141,8 +141,8 @@ class TinyFrameAutoencoder(ModelMixin, ConfigMixin):
 
 
 def snap_to_levels(colours: torch.Tensor, levels: int) -> torch.Tensor:
-    """Colours in [-1, 1] rounded to `levels` evenly spaced values per channel (the world's pixel art: 4,
-    0, 85, 170 and 255), with the gradient passed straight through, as finite scalar quantisation trains."""
+    """Colours in [-1, 1] rounded to `levels` evenly spaced values per channel (the world's pixel art has
+    4: 0, 85, 170 and 255 of 255), the gradient passed straight through, as finite scalar quantisation trains."""
     steps = levels - 1
     snapped = torch.round((colours.clamp(-1, 1) + 1) / 2 * steps) / steps * 2 - 1
     return colours + (snapped - colours).detach()
