@@ -148,9 +148,9 @@ def snap_to_levels(colours: torch.Tensor, levels: int) -> torch.Tensor:
     return colours + (snapped - colours).detach()
 
 
-def mix_cells(fine: torch.Tensor, cells: torch.Tensor, gate_logit: torch.Tensor, levels: int = 0) -> torch.Tensor:
+def mix_cells(fine: torch.Tensor, cells: torch.Tensor, gate_logit: torch.Tensor, levels: int) -> torch.Tensor:
     """The decoder's frames (N, 3, H, W) with its flat cells mixed in as far as the gate opens, their
-    colours snapped to `levels` per channel when given."""
+    colours snapped to `levels` per channel where it is not 0."""
     if levels:
         cells = snap_to_levels(cells, levels)
     gate = torch.sigmoid(gate_logit)[:, :, None, None]
