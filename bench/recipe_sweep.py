@@ -9,10 +9,13 @@ stage: then only recipes from scratch can train on its latents); a recipe starts
 the high-noise shift from the first step) or from that checkpoint. Each runs in a
 process of its own; after 100 steps they all agree on one step count that ends the training inside
 --train-seconds. The scores call the pipeline directly (the same prompts and seeds as the first
---prompts of `python -m sora_core.bench quality`, and its continuations), so no video encoder is
-needed. `shipped` scores the weights in assets/sora-tiny as they are, the reference on the same
-machine (on 2026-11-26 those were the step-14,000 weights, named `ref-14k` in that day's results).
-Writes results.json, sweep.log (all the logs) and each trained recipe's exported pipeline (<name>/).
+--prompts of `python -m sora_core.bench quality`, and its continuations), so no video is written.
+`shipped` scores the weights in assets/sora-tiny as they are, the reference on the same machine (on
+2026-11-26 those were the step-14,000 weights, named `ref-14k` in that day's results). Since session 30
+the checkpoint is the shipped weights' own (step 43,000) and a recipe from it is the shipped recipe
+(assets/sora-tiny/training.json) with a warm restart there and its changes. Writes results.json,
+sweep.log (all the logs) and each trained recipe's exported pipeline (<name>/); bench/device_sweep.sh
+runs it on a lent GPU and packs those for the trip back.
 """
 
 import argparse
@@ -41,37 +44,34 @@ from sora_core.video import to_uint8  # noqa: E402
 from sora_core.world import evaluation_scenes, render  # noqa: E402
 from sora_core.world.score import carries_on, score  # noqa: E402
 
-CHECKPOINT = ROOT / "train_state/sora-tiny-step34000.pt"  # temporal attention, carry, clause attention and FiLM
-CHECKPOINT_STEP, CHECKPOINT_RESTARTS = 34000, (8000, 10500, 14000, 16400, 22400, 25100, 28000, 31100, 34000)
+CHECKPOINT = ROOT / "train_state/sora-tiny-step43000.pt"  # the shipped weights' own checkpoint
+# the recipe that made it (the shipped training.json): a recipe from the checkpoint changes only what it names
+SHIPPED = json.loads((ROOT / "assets/sora-tiny/training.json").read_text())
+CHECKPOINT_STEP = SHIPPED["step"]
+SHIPPED_SHARES = SHIPPED["config"]["draw_weights"]  # sequences and relations drawn 3x
 # name -> (start from the committed checkpoint?, TrainConfig changes); None: score the shipped weights.
-# Add a recipe here to try it (2026-11-26's sweep grew the step-14,000 network: docs/TRAINING.md).
+# Add a recipe here to try it; the ones below are docs/TRAINING.md's "What the next run should try". At batch 8
+# a GPU waits for Python, so every recipe trains at 64 (8 times the clips a step, for little more time).
 RECIPES = {
     "shipped": (True, None),
-    "scratch": (False, {}),
-    "scratch-ta-carry": (False, {"temporal_attention": True, "carry_condition": True}),
-    # the whole network of the shipped weights, from scratch at batch 64: for a new autoencoder
+    # the shipped stage's recipe, on: the control every other recipe from the checkpoint is judged against
+    "more-batch64": (True, {"batch": 64}),
+    # temporal order (item 4): sequences drawn 6x (on a CPU, 3,000 steps of it gained sequences, cost the rest)
+    "sequences6-batch64": (True, {"batch": 64, "draw_weights": SHIPPED_SHARES | {"sequence": 6.0}}),
+    # interaction (item 9): drawn 3x, as relation was in the shipped stage
+    "interactions3-batch64": (True, {"batch": 64, "draw_weights": SHIPPED_SHARES | {"interaction": 3.0}}),
+    # the loss weighs the things' boxes too (train.py's --box-weight; item 6): a still clip has no motion to weight
+    "boxes-batch64": (True, {"batch": 64, "box_weight": 3.0}),
+    # the pool never runs out (item 2): 16 new clips a step, rendered while the GPU trains (train.py's --refresh)
+    "fresh-clips-batch64": (True, {"batch": 64, "refresh": 16, "refresh_from": CHECKPOINT_STEP}),
+    # the whole network of the shipped weights from scratch, for a new autoencoder (item 1: --autoencoder), without
+    # and with the layout
     "scratch-full-batch64": (False, {"temporal_attention": True, "carry_condition": True, "clause_attention": True,
-                                     "clause_film": True, "draw_weights": {"sequence": 3.0}, "batch": 64}),
-    "more": (True, {}),
-    "more-sequences": (True, {"draw_weights": {"sequence": 3.0}}),  # the CPU recipe of steps 22,400-28,000
-    # at batch 8 a GPU waits for Python: 8 times the batch costs little more per step (steps 28,000-31,100)
-    "more-sequences-batch64": (True, {"draw_weights": {"sequence": 3.0}, "batch": 64}),
-    # the loss weighs the things' boxes too (train.py's --box-weight): a still clip has no motion to weight
-    "boxes-batch64": (True, {"draw_weights": {"sequence": 3.0}, "batch": 64, "box_weight": 3.0}),
-    # the U-Net reads where each named thing goes from the text and takes it painted as a map (train.py's
-    # --layout): the shipped one's words do not say which of two things goes on top (bench/text_binding.py)
-    # (a head of 4 guesses: a caption leaves open which side each thing starts on); painted in training
-    # where the pipeline paints it (no sequences), the head fitted alone after the stage (--place-steps), reading
-    # the whole sentence (place_context, as shipped since session 24)
-    "layout-batch64": (True, {"draw_weights": {"sequence": 3.0}, "batch": 64, "layout_channels": 8,
-                              "layout_guesses": 4, "place_width": 256, "layout_as_pipeline": True}),
+                                     "clause_film": True, "draw_weights": SHIPPED_SHARES, "batch": 64}),
     "scratch-full-layout-batch64": (False, {"temporal_attention": True, "carry_condition": True,
                                             "clause_attention": True, "clause_film": True, "layout_channels": 8,
                                             "layout_guesses": 4, "place_width": 256, "layout_as_pipeline": True,
-                                            "draw_weights": {"sequence": 3.0}, "batch": 64}),
-    # the pool never runs out: 16 new clips a step, rendered while the GPU trains (train.py's --refresh)
-    "fresh-clips-batch64": (True, {"draw_weights": {"sequence": 3.0}, "batch": 64, "refresh": 16,
-                                   "refresh_from": CHECKPOINT_STEP}),
+                                            "draw_weights": SHIPPED_SHARES, "batch": 64}),
 }
 
 
@@ -129,10 +129,9 @@ def run_recipe(name: str, work: Path, args: argparse.Namespace) -> None:
         return
     run.mkdir(parents=True, exist_ok=True)
     (run / "pool_latents.pt").symlink_to(work / "pool_latents.pt")
-    if from_checkpoint:
-        cfg = TrainConfig(restarts=CHECKPOINT_RESTARTS, temporal_attention=True, carry_condition=True,
-                          clause_attention=True, clause_film=True)
-        start = CHECKPOINT_STEP
+    if from_checkpoint:  # the shipped recipe with a warm restart where it stopped; the head is fitted after
+        shipped = SHIPPED["config"] | {"restarts": (*SHIPPED["config"]["restarts"], CHECKPOINT_STEP), "place_steps": 0}
+        cfg, start = TrainConfig(**shipped), CHECKPOINT_STEP
     else:
         cfg, start = TrainConfig(restarts=(), high_noise_from=0), 0
     cfg = replace(cfg, checkpoint_every=10**9, threads=args.threads, pool_clips=args.pool_clips, **changes)
@@ -165,10 +164,10 @@ def main() -> None:
     parser.add_argument("--probe-steps", type=int, default=100, help="steps that time a recipe (<= warm-up)")
     parser.add_argument("--eval-seconds", type=float, default=150, help="after training, before giving up")
     parser.add_argument("--threads", type=int, default=2, help="CPU threads per recipe")
-    parser.add_argument("--place-steps", type=int, default=1500,
-                        help="a layout recipe's head fitted alone after its stage (about a minute on 2 threads)")
+    parser.add_argument("--place-steps", type=int, default=3000,
+                        help="a layout recipe's head fitted alone after its stage, as the shipped one was")
     parser.add_argument("--pool-clips", type=int, default=12000,
-                        help="the pool of steps 25,100-34,000; fewer for a smoke test")
+                        help="the shipped stage's pool; fewer for a smoke test")
     parser.add_argument("--autoencoder", type=Path, default=CHECKPOINT,
                         help="a checkpoint whose autoencoder makes the latents (a new one: recipes from scratch only)")
     parser.add_argument("--work", type=Path, default=Path("/tmp/recipe-sweep"))
