@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 from safetensors.torch import load_file
 
+from sora_core.registry import PROJECT_ROOT
 from sora_core.tiny.model import (
     AttentionBlock,
     ClauseFilm,
@@ -728,3 +729,22 @@ def test_an_export_remade_by_a_run_with_nothing_left_to_train_is_the_trained_exp
     assert remade.keys() == trained.keys()
     for path in trained:  # the tokenizer too: its padding is what a used one records
         assert remade[path] == trained[path], path
+
+
+def test_the_committed_checkpoint_exports_the_shipped_weights_as_they_are(tmp_path):
+    # docs/TRAINING.md's stages go on from this checkpoint, and bench/recipe_sweep.py's GPU recipes start
+    # from it: resumed with the shipped recipe (assets/sora-tiny/training.json), it must be those weights
+    shipped = PROJECT_ROOT / "assets/sora-tiny"
+    config = json.loads((shipped / "training.json").read_text())["config"]
+    train(TrainConfig(**config), tmp_path / "run", tmp_path / "out",
+          PROJECT_ROOT / "train_state/sora-tiny-step43000.pt")
+    files = sorted(p.relative_to(shipped) for p in shipped.rglob("*") if p.is_file())
+    assert files == sorted(p.relative_to(tmp_path / "out") for p in (tmp_path / "out").rglob("*") if p.is_file())
+    for name in files:
+        ours, theirs = shipped / name, tmp_path / "out" / name
+        if name.suffix == ".safetensors":
+            weights, exported = load_file(ours), load_file(theirs)
+            assert weights.keys() == exported.keys(), name
+            assert all(torch.equal(weights[k], exported[k]) for k in weights), name
+        else:
+            assert json.loads(ours.read_text()) == json.loads(theirs.read_text()), name
