@@ -11,10 +11,19 @@
 # results.json, sweep.log and one tar per trained recipe's exported pipeline (about 12 MB each), so at most
 # six recipes. Score them here with `python -m sora_core.bench quality --weights DIR`.
 set -euo pipefail
+shopt -s nullglob  # a sweep of `shipped` alone exports nothing to pack
 cd "$(dirname "$0")/.."
 OUT=${OUT:?set OUT to the folder whose files come back}
 SWEEP=runs/device-sweep
-python3 -c "import diffusers" 2>/dev/null || python3 -m pip install --quiet --no-deps runs/wheels/diffusers-*.whl
+if ! python3 -c "import diffusers" 2>/dev/null; then
+    wheel=(runs/wheels/diffusers-*.whl)
+    if [ ${#wheel[@]} -eq 0 ]; then
+        echo "no diffusers here and no wheel carried: run 'pip download diffusers==0.42.1 --no-deps -d runs/wheels'" \
+             "on the dev machine and carry runs/wheels" >&2
+        exit 2
+    fi
+    python3 -m pip install --quiet --no-deps "${wheel[0]}"
+fi
 if ! python3 -c "import imageio_ffmpeg" 2>/dev/null; then
     # the sweep writes no video, but sora_core.video (to_uint8) imports the encoder's module at the top
     mkdir -p /tmp/stand-ins && : > /tmp/stand-ins/imageio_ffmpeg.py
