@@ -26,7 +26,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.held_out import parse_args, scenes_of  # noqa: E402
-from sora_core.tiny.model import KEYFRAMES  # noqa: E402
 from sora_core.tiny.pipeline import SoraTinyPipeline, encode_text  # noqa: E402
 from sora_core.tiny.tokenizer import named_colours  # noqa: E402
 from sora_core.train import word_places  # noqa: E402
@@ -49,13 +48,14 @@ class TruthHead(torch.nn.Module):
 
 
 def scene_at(scene: Scene, places: np.ndarray) -> Scene:
-    """The scene with each thing a word names moved where `places` (MAX_TOKENS, PLACE_SIZE) puts that word's
+    """The scene with each thing a word names moved where `places` (MAX_TOKENS, 3 * keyframes) puts that word's
     thing: the keyframes interpolated frame by frame, as `layout_map` paints them (the inverse of
     `word_places`; where two words name one thing, the later one's places win)."""
-    frames, keys = np.arange(FRAMES), np.linspace(0, FRAMES - 1, KEYFRAMES)
+    keyframes = places.shape[-1] // 3
+    frames, keys = np.arange(FRAMES), np.linspace(0, FRAMES - 1, keyframes)
     things = list(scene.things)
     for i, colour in named_colours(scene.caption).items():
-        place = places[i].reshape(KEYFRAMES, 3) * (SIZE / 2) + [SIZE / 2, SIZE / 2, 0]
+        place = places[i].reshape(keyframes, 3) * (SIZE / 2) + [SIZE / 2, SIZE / 2, 0]
         x, y, radius = (np.interp(frames, keys, place[:, k]) for k in range(3))
         things = [replace(t, x=x, y=y, scale=np.maximum(radius / RADIUS, 0.2)) if t.colour == colour else t
                   for t in things]
@@ -75,8 +75,8 @@ def answered(frames, scene: Scene, kind: str) -> bool:
 def drawn_by_the_world(pipe: SoraTinyPipeline, scene: Scene, kind: str, draws: int) -> int:
     """How many of `draws` layouts the head reads for the scene's caption, rendered by the world, score right."""
     with torch.no_grad():
-        tokens, _, pooled, _ = encode_text(pipe.tokenizer, pipe.text_encoder, [scene.caption] * draws)
-        places = pipe.unet.read_places(tokens, pooled, torch.Generator().manual_seed(0)).numpy()
+        tokens, mask, pooled, clauses = encode_text(pipe.tokenizer, pipe.text_encoder, [scene.caption] * draws)
+        places = pipe.unet.read_places(tokens, pooled, torch.Generator().manual_seed(0), mask, clauses).numpy()
     return sum(answered(render(scene_at(scene, p), seed=0), scene, kind) for p in places)
 
 
@@ -104,7 +104,8 @@ def main() -> None:
                     continue
                 for source in right:
                     pipe.unet.place_head = head if source == "head" else TruthHead(
-                        torch.from_numpy(word_places(scene)[0]), pipe.unet.config.layout_guesses)
+                        torch.from_numpy(word_places(scene, pipe.unet.config.layout_keyframes)[0]),
+                        pipe.unet.config.layout_guesses)
                     frames = pipe(scene.caption, num_inference_steps=args.steps,
                                   generator=torch.Generator().manual_seed(i)).frames[0]
                     right[source] += answered(to_uint8(frames), scene, kind)

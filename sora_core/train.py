@@ -31,6 +31,7 @@ import time
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, replace
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -39,7 +40,7 @@ import torch.nn.functional as F
 from diffusers import FlowMatchEulerDiscreteScheduler
 
 from .preview import fit_rgb_projection
-from .tiny.model import KEYFRAMES, PLACE_SIZE, TinyFrameAutoencoder, TinyTextEncoder, TinyVideoUNet, mix_cells
+from .tiny.model import KEYFRAMES, TinyFrameAutoencoder, TinyTextEncoder, TinyVideoUNet, mix_cells
 from .tiny.pipeline import SoraTinyPipeline, encode_text
 from .tiny.tokenizer import MAX_TOKENS, build_tokenizer, layout_fits, named_colours, naming_words
 from .world import SIZE, Scene, render, sample_scene
@@ -122,6 +123,11 @@ class TrainConfig:
     layout_guesses: int = 1  # layouts the head reads, one drawn at sampling (TinyVideoUNet)
     place_width: int = 0  # the head's hidden width (0: linear)
     place_context: bool = False  # the head reads each word beside the pooled sentence (TinyVideoUNet)
+    # session 31: the places read at 16 keyframes (every frame), by a head that also reads each clause, and
+    # painted for sequences too: four keyframes could not hold a sequence's two motions (TinyVideoUNet)
+    layout_keyframes: int = KEYFRAMES
+    place_clauses: bool = False
+    layout_sequences: bool = False
     # and the loss on its head reading those places from the text (`place_loss`), which the pipeline's map
     # comes from: trained by the diffusion loss alone, a word's state hardly depends on its sentence (the
     # shipped encoder's "red" in "a red ball above a blue cube" and in "... below a blue cube" agree to
@@ -183,31 +189,31 @@ def pool_boxes(cfg: TrainConfig, size: int) -> np.ndarray:
     return np.stack([scene.box_mask(size) for scene in pool_scenes(cfg)])
 
 
-def word_places(scene: Scene) -> tuple[np.ndarray, np.ndarray]:
-    """Where the caption's things are, word by word: (MAX_TOKENS, PLACE_SIZE) float32, for each word that
+def word_places(scene: Scene, keyframes: int = KEYFRAMES) -> tuple[np.ndarray, np.ndarray]:
+    """Where the caption's things are, word by word: (MAX_TOKENS, 3 * keyframes) float32, for each word that
     names a thing (`naming_words`) where its things are at the keyframes (x, y and radius, in half-frames;
     a count's things by their mean), and (MAX_TOKENS,) bool marking those words. Word i is token i."""
     named = naming_words(scene.caption)
-    places = np.zeros((MAX_TOKENS, PLACE_SIZE), np.float32)
+    places = np.zeros((MAX_TOKENS, 3 * keyframes), np.float32)
     for i, colour in named_colours(scene.caption).items():
         things = [t for t in scene.things if t.colour == colour]
         if not things:  # a caption the world did not write
             named[i] = False
             continue
-        keys = np.linspace(0, len(things[0].x) - 1, KEYFRAMES).round().astype(int)
+        keys = np.linspace(0, len(things[0].x) - 1, keyframes).round().astype(int)
         place = np.mean([np.stack([t.x[keys], t.y[keys], RADIUS * t.scale[keys]], axis=1) for t in things], axis=0)
         places[i] = (place - [SIZE / 2, SIZE / 2, 0]).flatten() / (SIZE / 2)
     return places, named
 
 
-def caption_places(scene: Scene) -> tuple[np.ndarray, np.ndarray, bool]:
+def caption_places(scene: Scene, keyframes: int = KEYFRAMES) -> tuple[np.ndarray, np.ndarray, bool]:
     """The scene's `word_places`, and whether its caption names two things (half the place loss's captions)."""
-    return *word_places(scene), scene.kind in ("relation", "interaction")
+    return *word_places(scene, keyframes), scene.kind in ("relation", "interaction")
 
 
-def place_targets(scenes: list[Scene]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """The scenes' `caption_places` stacked: places (N, MAX_TOKENS, PLACE_SIZE), named and two (N,)."""
-    places, named, two = zip(*map(caption_places, scenes), strict=True)
+def place_targets(scenes: list[Scene], keyframes: int = KEYFRAMES) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The scenes' `caption_places` stacked: places (N, MAX_TOKENS, 3 * keyframes), named and two (N,)."""
+    places, named, two = zip(*(caption_places(scene, keyframes) for scene in scenes), strict=True)
     if not any(two):
         raise ValueError("the place loss reads captions that name two things; this pool has none: "
                          "give it more clips (--pool-clips)")
@@ -506,7 +512,7 @@ class LatentPool:
         self.boxes = torch.from_numpy(np.stack([self._boxes(s) for s in scenes])) if cfg.box_weight else None
         self.places = self.named = self.two = None  # `place_targets`
         if cfg.layout_channels:
-            self.places, self.named, self.two = place_targets(scenes)
+            self.places, self.named, self.two = place_targets(scenes, cfg.layout_keyframes)
         self.made = cfg.pool_clips  # clips of the stream made so far
         self._renderer = None
         if cfg.refresh:
@@ -536,7 +542,7 @@ class LatentPool:
             if self.boxes is not None:
                 self.boxes[slot] = torch.from_numpy(self._boxes(scene))
             if self.places is not None:
-                places, named, self.two[slot] = caption_places(scene)
+                places, named, self.two[slot] = caption_places(scene, self.cfg.layout_keyframes)
                 self.places[slot], self.named[slot] = torch.from_numpy(places), torch.from_numpy(named)
             self.made += 1
 
@@ -560,8 +566,8 @@ def draw_clips(weights: torch.Tensor | None, pool_size: int, batch: int, gen: to
 def place_loss(guesses: torch.Tensor, logits: torch.Tensor | None, places: torch.Tensor,
                named: torch.Tensor) -> torch.Tensor:
     """How far a place head's reading of each thing-naming word (`TinyVideoUNet.place_guesses`: guesses
-    B, L, G, PLACE_SIZE and the logits of each guess B, G, or None for one) is from where its thing is
-    (`word_places`: places B, L, PLACE_SIZE and named B, L): the mean squared error over the named words.
+    B, L, G, 3 * keyframes and the logits of each guess B, G, or None for one) is from where its thing is
+    (`word_places`: places B, L, 3 * keyframes and named B, L): the mean squared error over the named words.
     With several guesses, winner takes all: each caption's best guess takes the error (the others a
     twentieth of theirs, so none is left untrained) and the logits learn to pick it (cross-entropy);
     a caption that names nothing is left out."""
@@ -586,9 +592,10 @@ def drawn_place_loss(unet: TinyVideoUNet, text_encoder: TinyTextEncoder, tokeniz
     half = batch // 2
     said = torch.cat([pairs[torch.randint(0, len(pairs), (half,), generator=gen)],
                       torch.randint(0, len(captions), (batch - half,), generator=gen)])
-    tokens, _, pooled, _ = encode_text(tokenizer, text_encoder, [captions[i] for i in said])
+    tokens, mask, pooled, clauses = encode_text(tokenizer, text_encoder, [captions[i] for i in said])
     device = tokens.device
-    return place_loss(*unet.place_guesses(tokens, pooled), places[said].to(device), named[said].to(device))
+    return place_loss(*unet.place_guesses(tokens, pooled, mask, clauses), places[said].to(device),
+                      named[said].to(device))
 
 
 PLACE_HEADS = ("place_head.", "guess_head.")  # the layout's head: where each named thing goes, and which guess
@@ -606,7 +613,7 @@ def tune_places(cfg: TrainConfig, unet: TinyVideoUNet, text_encoder: TinyTextEnc
     the place loss on the pool's captions, `text_encoder` frozen as it is. Both are EMA copies, which
     never need gradients: they are left without."""
     scenes = pool_scenes(cfg)
-    places, named, two = place_targets(scenes)
+    places, named, two = place_targets(scenes, cfg.layout_keyframes)
     captions = [scene.caption for scene in scenes]
     text_encoder.requires_grad_(False)
     unet.requires_grad_(False)
@@ -638,7 +645,7 @@ def diffusion_loss(unet, text_encoder, tokenizer, x0, captions, cfg: TrainConfig
     tokens, mask, pooled, clauses = encode_text(tokenizer, text_encoder, prompts)
     cond_mask = sample_condition(b, t, gen).to(device)
     if places is not None:  # as the pipeline paints it: with a caption (`layout_fits`, if asked), no given frames
-        fits = layout_fits if cfg.layout_as_pipeline else bool
+        fits = partial(layout_fits, sequences=cfg.layout_sequences) if cfg.layout_as_pipeline else bool
         painted = [fits(p) and not given and torch.rand((), generator=gen) >= cfg.layout_dropout
                    for p, given in zip(prompts, cond_mask.any(1).tolist(), strict=True)]
         named = named & torch.tensor(painted, device=device)[:, None]
@@ -790,7 +797,8 @@ def train(cfg: TrainConfig, run: Path, out: Path, resume_from: Path | None = Non
                          carry_condition=cfg.carry_condition, clause_attention=cfg.clause_attention,
                          clause_film=cfg.clause_film, layout_channels=cfg.layout_channels,
                          layout_guesses=cfg.layout_guesses, place_width=cfg.place_width,
-                         place_context=cfg.place_context)
+                         place_context=cfg.place_context, layout_keyframes=cfg.layout_keyframes,
+                         place_clauses=cfg.place_clauses, layout_sequences=cfg.layout_sequences)
     ema_text, ema_unet = copy.deepcopy(text_encoder), copy.deepcopy(unet)
     gen = torch.Generator().manual_seed(cfg.seed)
     step, opt_state = 0, None
@@ -932,6 +940,10 @@ def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, Train
     parser.add_argument("--place-width", type=int, help="the layout head's hidden width, e.g. 256 (default: linear)")
     parser.add_argument("--place-context", action="store_true",
                         help="the layout head reads each word beside the whole sentence")
+    parser.add_argument("--layout-keyframes", type=int, help="frames the layout's places are read at (default 4)")
+    parser.add_argument("--place-clauses", action="store_true", help="the layout head reads each clause's mean too")
+    parser.add_argument("--layout-sequences", action="store_true",
+                        help="paint the layout for sequences too (with --layout-keyframes 16)")
     parser.add_argument("--place-weight", type=float,
                         help="weight of the loss on the layout's head reading the places from the text (default 1)")
     parser.add_argument("--place-batch", type=int, help="captions per step for the place loss (default 64)")
@@ -968,7 +980,8 @@ def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, Train
                  "ae_texture_weight", "decoder_text", "decoder_cells", "decoder_cell_levels", "box_weight",
                  "decoder_remade", "decoder_restyled",
                  "decoder_box_weight", "layout_channels", "layout_guesses", "place_width", "place_weight",
-                 "place_batch", "place_steps", "layout_as_pipeline", "place_context"):
+                 "place_batch", "place_steps", "layout_as_pipeline", "place_context", "layout_keyframes",
+                 "place_clauses", "layout_sequences"):
         if getattr(args, name):
             setattr(cfg, name, getattr(args, name))
     for pair in args.draw_weight:

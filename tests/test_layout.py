@@ -94,10 +94,10 @@ def test_a_network_grown_by_a_layout_does_what_it_did_until_it_learns_to_read_it
         load_grown(TinyVideoUNet(), grown.state_dict())
 
 
-def tiny_layout_pipeline(guesses: int = 1) -> SoraTinyPipeline:
+def tiny_layout_pipeline(guesses: int = 1, **layout) -> SoraTinyPipeline:
     torch.manual_seed(0)
     tokenizer = build_tokenizer()
-    unet = TinyVideoUNet(layout_channels=4, layout_guesses=guesses).eval()
+    unet = TinyVideoUNet(layout_channels=4, layout_guesses=guesses, **layout).eval()
     return SoraTinyPipeline(tokenizer=tokenizer, text_encoder=TinyTextEncoder(vocab_size=len(tokenizer)),
                             unet=unet, vae=TinyFrameAutoencoder().eval(),
                             scheduler=FlowMatchEulerDiscreteScheduler(shift=3.0))
@@ -129,6 +129,30 @@ def test_the_pipeline_paints_where_its_text_encoder_reads_the_things_in_text_to_
     pipe.unet.place_head = TruthHead(truth)
     pipe(scene.caption, num_inference_steps=2, generator=torch.Generator().manual_seed(0))
     assert torch.equal(seen[-1][0][1], truth) and not seen[-1][0][0].any()
+
+
+def test_a_layout_of_every_frame_is_painted_for_a_sequence_where_the_unet_learned_one():
+    pipe = tiny_layout_pipeline(guesses=2, layout_keyframes=16, place_width=32, place_context=True,
+                                place_clauses=True, layout_sequences=True)
+    seen = []
+    forward = pipe.unet.forward
+    pipe.unet.forward = lambda *args: seen.append(args[-2:]) or forward(*args)
+    prompt = "a red ball jumps, then it rolls to the left"
+    pipe(prompt, num_inference_steps=1, generator=torch.Generator().manual_seed(0))
+    places, named = seen[-1]
+    assert places.shape == (2, 40, 48) and named[1].tolist() == naming_words(prompt).tolist()
+    with torch.no_grad():  # the head read it beside each clause: a text without them is refused
+        tokens, mask, pooled, clauses = encode_text(pipe.tokenizer, pipe.text_encoder, ["", prompt])
+        assert any(torch.equal(places[1], guess) for guess in pipe.unet.place_guesses(tokens, pooled, mask,
+                                                                                       clauses)[0][1].unbind(1))
+    with pytest.raises(ValueError, match="clause"):
+        pipe.unet.place_guesses(tokens, pooled)
+    # the truth at 16 keyframes is where the things are in every frame
+    scene = next(s for s in pool_scenes(TrainConfig(pool_clips=200)) if s.kind == "sequence")
+    truth, named = word_places(scene, keyframes=16)
+    thing = scene.things[0]
+    track = np.stack([thing.x / 32 - 1, thing.y / 32 - 1, RADIUS * thing.scale / 32], axis=1)
+    assert np.allclose(truth[np.flatnonzero(named)[0]], track.flatten(), atol=1e-6)
 
 
 def test_the_pipeline_draws_one_of_the_heads_guesses_with_its_seed():
@@ -176,6 +200,11 @@ def test_the_truth_is_painted_for_the_clips_with_a_caption_and_no_given_frames_o
                    replace(cfg, layout_as_pipeline=True), torch.Generator().manual_seed(0), step=0, places=places,
                    named=named)
     assert torch.equal(seen["named"], named & (free & ~sequence)[:, None])
+    # a layout that holds every frame is painted for sequences too (layout_sequences), as its pipeline paints it
+    diffusion_loss(unet, TinyTextEncoder(vocab_size=len(tokenizer)), tokenizer, x0, [s.caption for s in scenes],
+                   replace(cfg, layout_as_pipeline=True, layout_sequences=True), torch.Generator().manual_seed(0),
+                   step=0, places=places, named=named)
+    assert torch.equal(seen["named"], named & free[:, None])
 
 
 def test_the_place_loss_teaches_a_text_encoder_which_named_thing_is_where():
@@ -202,11 +231,12 @@ def test_the_place_loss_teaches_a_text_encoder_which_named_thing_is_where():
     assert text_binding.probe(tokenizer, fresh, pairs=40, steps=150) < 0.7
 
 
-def fit_head(unet: TinyVideoUNet, tokens, pooled, places, named) -> TinyVideoUNet:
-    """`unet` with its layout head (and guess head) fitted alone by the place loss, 300 steps."""
+def fit_head(unet: TinyVideoUNet, tokens, pooled, places, named, *clauses) -> TinyVideoUNet:
+    """`unet` with its layout head (and guess head) fitted alone by the place loss, 300 steps; `clauses`: the
+    text's mask and clause ids, for a head that reads them."""
     opt = torch.optim.AdamW([p for name, p in unet.named_parameters() if "_head" in name], lr=1e-2)
     for _ in range(300):
-        loss = place_loss(*unet.place_guesses(tokens, pooled), places, named)
+        loss = place_loss(*unet.place_guesses(tokens, pooled, *clauses), places, named)
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -267,3 +297,28 @@ def test_a_layout_moved_back_into_its_scene_renders_what_it_says():
     mirrored = word_places(relation)[0].copy()
     mirrored[:, 0::3] *= -1  # every x at every keyframe
     assert not score(render(scene_at(relation, mirrored), seed=0), relation)["relation"]
+
+
+def test_a_head_that_reads_the_clauses_knows_which_event_comes_first():
+    # "a ball rolls right, then it jumps" and "a ball jumps, then it rolls right": the same words, so the same
+    # pooled sentence, the thing's word the same state; where the thing is at each frame depends on the order.
+    # Beside the pooled sentence alone the head learns the mean of both tracks; beside each clause's mean
+    # (place_clauses) it learns each
+    torch.manual_seed(0)
+    word, first, second = torch.randn(3, 96)
+    tokens = torch.stack([torch.stack([word, first, second]), torch.stack([word, second, first])]).repeat(32, 1, 1)
+    pooled = tokens.mean(1)
+    mask, clauses = torch.ones(64, 3, dtype=torch.bool), torch.tensor([0, 0, 1]).expand(64, -1)
+    rolls_first = torch.tensor([min(f, 7) / 7 for f in range(16)])  # x: right over frames 0-7, then still
+    rolls_second = torch.tensor([max(f - 8, 0) / 7 for f in range(16)])  # still, then right over frames 8-15
+    places = torch.zeros(64, 3, 48)
+    places[:, 0, 0::3] = torch.stack([rolls_first, rolls_second]).repeat(32, 1)
+    named = torch.tensor([True, False, False]).expand(64, -1)
+    read = {}
+    for reads_clauses in (False, True):
+        unet = fit_head(TinyVideoUNet(layout_channels=4, layout_keyframes=16, place_width=32, place_context=True,
+                                      place_clauses=reads_clauses), tokens, pooled, places, named, mask, clauses)
+        with torch.no_grad():
+            read[reads_clauses] = unet.read_places(tokens, pooled, None, mask, clauses)[:, 0, 0::3]
+    assert (read[False][0] - read[False][1]).abs().max() < 0.1  # one track for both orders
+    assert torch.allclose(read[True], places[:, 0, 0::3], atol=0.1)

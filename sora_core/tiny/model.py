@@ -326,13 +326,23 @@ KEYFRAMES = 4  # where a thing is, read at 4 frames spread over the clip (the fi
 PLACE_SIZE = 3 * KEYFRAMES  # x, y and radius at each, in half-frames (-1..1 across the frame)
 
 
+def clause_means(tokens: torch.Tensor, text_mask: torch.Tensor, text_clause: torch.Tensor) -> torch.Tensor:
+    """The mean of each clause's tokens (B, L, D) -> (B, CLAUSES * D), zeros for a clause the text lacks:
+    what each of a sequence's two events says, in order."""
+    means = []
+    for clause in range(CLAUSES):
+        weight = (text_mask & (text_clause == clause))[..., None].to(tokens.dtype)
+        means.append((tokens * weight).sum(1) / weight.sum(1).clamp(min=1))
+    return torch.cat(means, dim=-1)
+
+
 def layout_map(places: torch.Tensor, named: torch.Tensor, features: torch.Tensor, frames: int,
                size: int) -> torch.Tensor:
     """Paints each word that names a thing where its thing is: in every frame a Gaussian of the thing's
     radius at its place (the keyframes' places interpolated), carrying the word's features.
-    places (B, L, PLACE_SIZE), named (B, L) bool, features (B, L, D) -> (B, D, T, size, size)."""
+    places (B, L, 3 * keyframes), named (B, L) bool, features (B, L, D) -> (B, D, T, size, size)."""
     b, length, _ = places.shape
-    keyframes = places.reshape(b * length, KEYFRAMES, 3).transpose(1, 2)
+    keyframes = places.reshape(b * length, -1, 3).transpose(1, 2)
     track = F.interpolate(keyframes, size=frames, mode="linear", align_corners=True)  # (B*L, 3, T)
     x, y, radius = (v[..., None, None] for v in track.reshape(b, length, 3, frames).unbind(2))  # (B, L, T, 1, 1)
     grid = (torch.arange(size, device=places.device, dtype=places.dtype) + 0.5) / size * 2 - 1  # cell centres
@@ -347,7 +357,8 @@ class TinyVideoUNet(ModelMixin, ConfigMixin):
                  text_dim: int = 96, emb_dim: int = 128, max_frames: int = 64, latent_size: int = 16,
                  temporal_attention: bool = False, carry_condition: bool = False,
                  clause_attention: bool = False, clause_film: bool = False, layout_channels: int = 0,
-                 layout_guesses: int = 1, place_width: int = 0, place_context: bool = False):
+                 layout_guesses: int = 1, place_width: int = 0, place_context: bool = False,
+                 layout_keyframes: int = KEYFRAMES, place_clauses: bool = False, layout_sequences: bool = False):
         # temporal_attention and carry_condition shorten the path from given frames to new ones
         # (docs/TRAINING.md); the step-14,000 weights were trained without them. clause_attention
         # lets each frame weigh the clauses of the prompt (AttentionBlock), for temporal order;
@@ -362,16 +373,20 @@ class TinyVideoUNet(ModelMixin, ConfigMixin):
         # that hidden width (0: linear). place_context: the head reads each word beside the pooled sentence;
         # from a word alone it read a chase's things too close and a collision's too short, as a push, in
         # one interaction in five: the verb is elsewhere in the sentence (docs/TRAINING.md, session 24).
+        # layout_keyframes: the frames each place is read at (16: every frame, so a map can hold a sequence's
+        # two motions); place_clauses: the head also reads each clause's mean (which event comes first);
+        # layout_sequences: the map is painted for a sequence too (`layout_fits`; session 31).
         super().__init__()
         c0, c1, c2 = channels
         # input: noisy latents, the clean condition latents, the condition mask (and the layout)
         self.conv_in = nn.Conv2d(2 * latent_channels + 1 + layout_channels, c0, 3, padding=1)
         if layout_channels:
-            out, read = layout_guesses * PLACE_SIZE, 2 * text_dim if place_context else text_dim
+            sentence = text_dim * (1 + CLAUSES * place_clauses)  # the pooled text, and each clause's mean
+            out, read = layout_guesses * 3 * layout_keyframes, text_dim + sentence if place_context else text_dim
             self.place_head = (nn.Sequential(nn.Linear(read, place_width), nn.GELU(), nn.Linear(place_width, out))
                                if place_width else nn.Linear(read, out))
             if layout_guesses > 1:
-                self.guess_head = nn.Linear(text_dim, layout_guesses)
+                self.guess_head = nn.Linear(sentence, layout_guesses)
             self.layout_proj = nn.Linear(text_dim, layout_channels)
         self.noise_mlp = nn.Sequential(nn.Linear(64, emb_dim), nn.SiLU(), nn.Linear(emb_dim, emb_dim))
         self.frame_pos = nn.Parameter(torch.randn(max_frames, emb_dim) * 0.02)
@@ -400,20 +415,27 @@ class TinyVideoUNet(ModelMixin, ConfigMixin):
         self.pos1 = nn.Parameter(torch.randn(max_frames, s1 * s1, c1) * 0.02)
         self.pos2 = nn.Parameter(torch.randn(max_frames, s2 * s2, c2) * 0.02)
 
-    def place_guesses(self, tokens: torch.Tensor, pooled: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """The layouts the place head reads from the text tokens (B, L, D): (B, L, guesses, PLACE_SIZE), and
-        the logits of how likely each is from the pooled text (B, D): (B, guesses), None for one guess."""
+    def place_guesses(self, tokens: torch.Tensor, pooled: torch.Tensor, text_mask: torch.Tensor | None = None,
+                      text_clause: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The layouts the place head reads from the text tokens (B, L, D): (B, L, guesses, 3 * keyframes), and
+        the logits of how likely each is from the pooled text (B, D): (B, guesses), None for one guess. A head
+        that reads the clauses (place_clauses) needs the tokens' mask and `clause_ids` (B, L)."""
+        sentence = pooled
+        if self.config.place_clauses:
+            if text_mask is None or text_clause is None:
+                raise ValueError("this layout head reads each clause: give the text's mask and clause ids")
+            sentence = torch.cat([pooled, clause_means(tokens, text_mask, text_clause)], dim=-1)
         words = tokens
         if self.config.place_context:
-            words = torch.cat([tokens, pooled[:, None].expand(-1, tokens.shape[1], -1)], dim=-1)
-        guesses = self.place_head(words).unflatten(-1, (self.config.layout_guesses, PLACE_SIZE))
-        return guesses, self.guess_head(pooled) if self.config.layout_guesses > 1 else None
+            words = torch.cat([tokens, sentence[:, None].expand(-1, tokens.shape[1], -1)], dim=-1)
+        guesses = self.place_head(words).unflatten(-1, (self.config.layout_guesses, -1))
+        return guesses, self.guess_head(sentence) if self.config.layout_guesses > 1 else None
 
-    def read_places(self, tokens: torch.Tensor, pooled: torch.Tensor,
-                    generator: torch.Generator | None = None) -> torch.Tensor:
-        """Where the text puts each word's thing (B, L, PLACE_SIZE): with several guesses, one drawn per
+    def read_places(self, tokens: torch.Tensor, pooled: torch.Tensor, generator: torch.Generator | None = None,
+                    text_mask: torch.Tensor | None = None, text_clause: torch.Tensor | None = None) -> torch.Tensor:
+        """Where the text puts each word's thing (B, L, 3 * keyframes): with several guesses, one drawn per
         prompt by `generator` (a CPU one) as likely as the head reads it."""
-        guesses, logits = self.place_guesses(tokens, pooled)
+        guesses, logits = self.place_guesses(tokens, pooled, text_mask, text_clause)
         if logits is None:
             return guesses[:, :, 0]
         pick = torch.multinomial(logits.softmax(-1).float().cpu(), 1, generator=generator)[:, 0].to(tokens.device)
@@ -425,7 +447,7 @@ class TinyVideoUNet(ModelMixin, ConfigMixin):
                 named: torch.Tensor | None = None) -> torch.Tensor:
         """sample, cond: (B, C, T, H, W); sigmas, cond_mask: (B, T) per-frame noise level and
         "this frame is given"; text (B, L, D), pooled (B, D); text_clause (B, L) `clause_ids`, all
-        clause 0 when left out; places (B, L, PLACE_SIZE) and named (B, L) where the words that name a
+        clause 0 when left out; places (B, L, 3 * keyframes) and named (B, L) where the words that name a
         thing put it (`layout_map`), no layout when left out. Returns the velocity (B, C, T, H, W)."""
         b, c, frames, h, w = sample.shape
         if self.config.carry_condition:

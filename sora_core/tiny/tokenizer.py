@@ -83,8 +83,8 @@ def named_colours(text: str) -> dict[int, str]:
     return {int(i): COLOUR_OF.get(words[i], COLOUR_OF.get(words[i - 1])) for i in np.flatnonzero(naming_words(text))}
 
 
-def layout_fits(text: str) -> bool:
+def layout_fits(text: str, sequences: bool = False) -> bool:
     """Whether the layout (TinyVideoUNet's layout_channels) can say where `text`'s things go: it names a
-    thing (`naming_words`) and is no sequence. A sequence ("rolls right, then jumps") asks for two motions,
-    and the layout's four keyframes cannot hold a jump or a spin between them."""
-    return bool(naming_words(text).any()) and "then" not in split_words(text)
+    thing (`naming_words`) and is no sequence, unless the layout holds `sequences` (layout_sequences). A
+    sequence ("rolls right, then jumps") asks for two motions, which four keyframes cannot hold."""
+    return bool(naming_words(text).any()) and (sequences or "then" not in split_words(text))
