@@ -58,6 +58,10 @@ RECIPES = {
     "more-batch64": (True, {"batch": 64}),
     # temporal order (item 4): sequences drawn 6x (on a CPU, 3,000 steps of it gained sequences, cost the rest)
     "sequences6-batch64": (True, {"batch": 64, "draw_weights": SHIPPED_SHARES | {"sequence": 6.0}}),
+    # temporal order (item 4): a map of 16 keyframes painted for sequences too, the head reading each clause (on a
+    # CPU, 3,000 steps of it did not teach the U-Net to follow a sequence's map: session 31)
+    "sequence-map-batch64": (True, {"batch": 64, "layout_keyframes": 16, "place_clauses": True,
+                                    "layout_sequences": True}),
     # interaction (item 9): drawn 3x, as relation was in the shipped stage
     "interactions3-batch64": (True, {"batch": 64, "draw_weights": SHIPPED_SHARES | {"interaction": 3.0}}),
     # the loss weighs the things' boxes too (train.py's --box-weight; item 6): a still clip has no motion to weight

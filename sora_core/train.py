@@ -812,7 +812,8 @@ def train(cfg: TrainConfig, run: Path, out: Path, resume_from: Path | None = Non
         raise ValueError("the layout's head is fitted on the text encoder as it is: train to --steps "
                          f"{cfg.steps} first, then run again with --tune-places")
     if state and "unet" in state:
-        if refit:  # the head is fitted afresh (perhaps of another shape): the old one's weights are left out
+        if refit or other_shape:  # a head fitted afresh, or of another shape: the old one's weights are left out
+            # (a stage into a head of another shape trains it from scratch beside the rest)
             for key in ("unet", "ema_unet"):
                 state[key] = {k: v for k, v in state[key].items() if not k.startswith(PLACE_HEADS)}
         text_encoder.load_state_dict(state["text_encoder"])
