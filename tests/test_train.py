@@ -717,7 +717,7 @@ def test_the_layout_head_fitted_alone_learns_on_the_frozen_text_encoder_and_chan
     context = SoraTinyPipeline.from_pretrained(tmp_path / "context").unet
     assert context.config.place_context and context.place_head[0].weight.shape == (16, 2 * 96)
     assert loss("context") < 0.5 * loss("stage")
-    # a stage resumed into a head of another shape (a place every frame) starts that head afresh and trains it
+    # a stage resumed into a head of another shape (a place every frame) starts that head afresh and goes on
     train(replace(laid_out, steps=10, layout_keyframes=16), tmp_path / "run", tmp_path / "frames")
     frames = load_file(tmp_path / "frames" / "unet" / "diffusion_pytorch_model.safetensors")
     assert frames["place_head.weight"].shape == (16 * 3, 96) and "guess_head.weight" not in frames
