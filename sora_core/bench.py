@@ -87,11 +87,16 @@ def open_engine(library: Path, weights: Path | None) -> Engine:
     return engine
 
 
+def through_autoencoder(pipe, real: np.ndarray, caption: str) -> np.ndarray:
+    """A clip (uint8) encoded and decoded by the pipeline's autoencoder: what the model could show at
+    best, making perfect latents (the decoder hears the caption)."""
+    return video.to_uint8(pipe.decode_latents(pipe.encode_frames(real / 255), caption)[0])
+
+
 def score_truth(pipe, scene, real: np.ndarray, truth: dict, autoencoded: dict, readings: dict) -> None:
-    """Scores the scene's render into `truth`, and the render encoded and decoded by the pipeline's
-    autoencoder (what the model could show at best, making perfect latents) into `autoencoded`, with
-    what was read in the latter in `readings`."""
-    through = video.to_uint8(pipe.decode_latents(pipe.encode_frames(real / 255), scene.caption)[0])
+    """Scores the scene's render into `truth`, and the render through the pipeline's autoencoder into
+    `autoencoded`, with what was read in the latter in `readings`."""
+    through = through_autoencoder(pipe, real, scene.caption)
     for name, value in score(real, scene).items():
         truth[name].append(value)
     for name, value in read_into(readings, scene, through).items():

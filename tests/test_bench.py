@@ -7,6 +7,7 @@ from dataclasses import replace
 from PIL import Image
 
 from bench import layout_oracle
+from bench.objects import kind_read
 from bench.relations import things_and_side
 from bench.sequences import halves_right
 from bench.things import drawn
@@ -70,6 +71,13 @@ def test_things_tells_a_thing_too_many_from_as_many_as_asked():
     relation = held_out_scenes(random.Random(5), 1, lambda s: s.kind == "relation")[0]
     assert drawn(render(relation, seed=0), relation) == "as asked"
     assert drawn(render(replace(relation, things=relation.things[:1]), seed=0), relation) == "fewer"
+
+
+def test_objects_reads_the_kind_the_clip_draws_not_the_one_its_caption_names():
+    scene = held_out_scenes(random.Random(5), 1, lambda s: s.kind == "single" and s.facts["object"] == "star")[0]
+    assert kind_read(render(scene, seed=0), scene) == ("star", "star")
+    drawn_round = replace(scene, things=[replace(thing, kind="ball") for thing in scene.things])
+    assert kind_read(render(drawn_round, seed=0), scene) == ("star", "ball")
 
 
 def test_layout_oracle_head_only_samples_each_prompt_once_with_the_heads_layout(monkeypatch, capsys):
