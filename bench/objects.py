@@ -21,7 +21,7 @@ from bench.held_out import clips, parse_args  # noqa: E402
 from sora_core.bench import misses_table, through_autoencoder  # noqa: E402
 from sora_core.world import render  # noqa: E402
 from sora_core.world.scenes import Scene, held_out_scenes  # noqa: E402
-from sora_core.world.score import seen  # noqa: E402
+from sora_core.world.score import QUESTIONS, seen  # noqa: E402
 
 
 def kind_read(frames, scene: Scene) -> tuple[str, str]:
@@ -32,7 +32,7 @@ def kind_read(frames, scene: Scene) -> tuple[str, str]:
 
 def main() -> None:
     args = parse_args(__doc__, prompts=80)
-    scenes = held_out_scenes(random.Random(args.seed), args.prompts, lambda s: s.kind in ("single", "sequence"))
+    scenes = held_out_scenes(random.Random(args.seed), args.prompts, lambda s: "object" in QUESTIONS[s.kind])
     truths = [render(scene, seed=i) for i, scene in enumerate(scenes)]
     print(f"--prompts {args.prompts} --seed {args.seed}\n\nground truth:\n"
           + misses_table({"object": [kind_read(real, scene) for real, scene in zip(truths, scenes, strict=True)]}))
