@@ -17,6 +17,9 @@ Three stages, all seeded, all resumable from `--run`:
 frozen (after stage 3).
 The U-Net and text encoder are exported with their EMA weights to `--out` at every checkpoint.
 A checkpoint is small (~35 MB); `--resume-from` takes one from elsewhere (e.g. a committed one).
+A checkpoint keeps the recipe it was trained with (as `--init-from`'s training.json does), and a run
+that resumes goes on with it: the command line names only what changes (`--steps 49000`; a switch
+the recipe has stays on).
 """
 
 import argparse
@@ -30,7 +33,7 @@ import shutil
 import time
 from collections import deque
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from functools import partial
 from pathlib import Path
 
@@ -754,6 +757,35 @@ def pool_latents(cfg: TrainConfig, path: Path,
     return ae, latents, captions
 
 
+def checkpoint_to_resume(run: Path, resume_from: Path | None) -> Path | None:
+    """The checkpoint a run starts from: the one named, else the run's own, else none (a new run)."""
+    own = run / "checkpoint.pt"
+    return resume_from or (own if own.exists() else None)
+
+
+# machine facts, not the recipe: a resumed run takes them from its command line alone
+MACHINE_FIELDS = ("threads",)
+
+
+def saved_recipe(run: Path, resume_from: Path | None, init_from: Path | None) -> dict | None:
+    """The recipe the weights a run starts from were trained with, as their checkpoint (or, with
+    `init_from`, their export's training.json) records it; None for a new run, or for a checkpoint
+    made before checkpoints kept it (session 33), whose recipe the command line must give whole."""
+    resume = checkpoint_to_resume(run, resume_from)
+    if resume:
+        config = torch.load(resume, weights_only=False, map_location="cpu").get("config")
+    elif init_from:
+        config = json.loads((init_from / "training.json").read_text())["config"]
+    else:
+        return None
+    if config is None:
+        return None
+    known = {f.name for f in fields(TrainConfig)} - set(MACHINE_FIELDS)
+    recipe = {k: v for k, v in config.items() if k in known}
+    recipe["restarts"] = tuple(recipe.get("restarts", ()))  # a list once it has been through JSON
+    return recipe
+
+
 def train(cfg: TrainConfig, run: Path, out: Path, resume_from: Path | None = None,
           stop_after_minutes: float | None = None, device: str = "cpu", stop_at_step: int | None = None,
           init_from: Path | None = None) -> None:
@@ -766,7 +798,7 @@ def train(cfg: TrainConfig, run: Path, out: Path, resume_from: Path | None = Non
     run.mkdir(parents=True, exist_ok=True)
     started = time.time()
     ckpt_path = run / "checkpoint.pt"
-    resume = resume_from or (ckpt_path if ckpt_path.exists() else None)
+    resume = checkpoint_to_resume(run, resume_from)
     state = torch.load(resume, weights_only=False, map_location="cpu") if resume else None
     if state is None and init_from:
         state = state_of_export(init_from, cfg)
@@ -867,7 +899,8 @@ def train(cfg: TrainConfig, run: Path, out: Path, resume_from: Path | None = Non
         torch.save({"step": step, "ae": ae.state_dict(), "ae_config": dict(ae.config), "text_encoder":
                     text_encoder.state_dict(), "unet": unet.state_dict(), "ema_text": ema_text.state_dict(),
                     "ema_unet": ema_unet.state_dict(), "opt": opt.state_dict(), "gen": gen.get_state(),
-                    "decoder_steps": decoder_steps, "place_steps": place_steps}, ckpt_path.with_suffix(".tmp"))
+                    "decoder_steps": decoder_steps, "place_steps": place_steps, "config": asdict(cfg)},
+                   ckpt_path.with_suffix(".tmp"))
         ckpt_path.with_suffix(".tmp").rename(ckpt_path)
         export(out, tokenizer, ema_text, ema_unet, ae, step, cfg)
         log(f"checkpoint at step {step}")
@@ -928,22 +961,26 @@ def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, Train
     parser.add_argument("--refresh-from", type=int, help="the step the pool starts refreshing at")
     parser.add_argument("--draw-weight", action="append", default=[], metavar="KIND=W",
                         help="draw clips of a kind W times as often, e.g. sequence=3 (repeatable)")
-    parser.add_argument("--temporal-attention", action="store_true", help="attention along time at 16x16")
-    parser.add_argument("--carry-condition", action="store_true", help="repeat the last given frame forward")
-    parser.add_argument("--clause-attention", action="store_true", help="each frame weighs the prompt's clauses")
-    parser.add_argument("--clause-film", action="store_true", help="each frame's FiLM weighs the clauses too")
+    parser.add_argument("--temporal-attention", action="store_true", default=None, help="attention along time at 16x16")
+    parser.add_argument("--carry-condition", action="store_true", default=None,
+                        help="repeat the last given frame forward")
+    parser.add_argument("--clause-attention", action="store_true", default=None,
+                        help="each frame weighs the prompt's clauses")
+    parser.add_argument("--clause-film", action="store_true", default=None,
+                        help="each frame's FiLM weighs the clauses too")
     parser.add_argument("--box-weight", type=float, help="extra loss weight inside the things' boxes, e.g. 3")
     parser.add_argument("--layout", type=int, metavar="CHANNELS", dest="layout_channels",
                         help="the U-Net reads where each named thing goes and takes it painted as a map, e.g. 8")
-    parser.add_argument("--layout-as-pipeline", action="store_true",
+    parser.add_argument("--layout-as-pipeline", action="store_true", default=None,
                         help="paint the truth's map only where the pipeline paints one (no sequences)")
     parser.add_argument("--layout-guesses", type=int, help="layouts the head reads, one drawn per clip, e.g. 4")
     parser.add_argument("--place-width", type=int, help="the layout head's hidden width, e.g. 256 (default: linear)")
-    parser.add_argument("--place-context", action="store_true",
+    parser.add_argument("--place-context", action="store_true", default=None,
                         help="the layout head reads each word beside the whole sentence")
     parser.add_argument("--layout-keyframes", type=int, help="frames the layout's places are read at (default 4)")
-    parser.add_argument("--place-clauses", action="store_true", help="the layout head reads each clause's mean too")
-    parser.add_argument("--layout-sequences", action="store_true",
+    parser.add_argument("--place-clauses", action="store_true", default=None,
+                        help="the layout head reads each clause's mean too")
+    parser.add_argument("--layout-sequences", action="store_true", default=None,
                         help="paint the layout for sequences too (with --layout-keyframes 16)")
     parser.add_argument("--place-weight", type=float,
                         help="weight of the loss on the layout's head reading the places from the text (default 1)")
@@ -958,8 +995,8 @@ def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, Train
                         help="train the decoder alone on, to this many steps in all (sharper styles)")
     parser.add_argument("--texture-weight", type=float, help="the tune's loss's weight on each 4x4 block's spread")
     parser.add_argument("--decoder-jitter", type=float, help="the most noise on the tune's latents, e.g. 0.5")
-    parser.add_argument("--decoder-text", action="store_true", help="the tuned decoder hears the prompt")
-    parser.add_argument("--decoder-cells", action="store_true",
+    parser.add_argument("--decoder-text", action="store_true", default=None, help="the tuned decoder hears the prompt")
+    parser.add_argument("--decoder-cells", action="store_true", default=None,
                         help="and paints each latent cell flat where the prompt opens its gate (pixel art)")
     parser.add_argument("--cell-levels", type=int, dest="decoder_cell_levels",
                         help="the cells' colours snapped to this many levels per channel (pixel art: 4)")
@@ -974,16 +1011,18 @@ def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, Train
     parser.add_argument("--batch", type=int, help="clips per step (default from the config; a GPU takes 64)")
     parser.add_argument("--threads", type=int, help="CPU threads, and processes that render the pool")
     args = parser.parse_args(argv)
-    cfg = TrainConfig(temporal_attention=args.temporal_attention, carry_condition=args.carry_condition,
-                      clause_attention=args.clause_attention, clause_film=args.clause_film)
+    recipe = saved_recipe(args.run, args.resume_from, args.init_from)
+    cfg = TrainConfig(**recipe) if recipe else TrainConfig()
+    before = asdict(cfg)  # a copy: the recipe the weights were trained with, or the defaults
     for name in ("steps", "pool_clips", "batch", "threads", "refresh", "refresh_from", "decoder_steps",
                  "texture_weight", "decoder_jitter", "latent_channels", "ae_steps", "ae_edge_weight",
                  "ae_texture_weight", "decoder_text", "decoder_cells", "decoder_cell_levels", "box_weight",
-                 "decoder_remade", "decoder_restyled",
+                 "decoder_remade", "decoder_restyled", "temporal_attention", "carry_condition",
+                 "clause_attention", "clause_film",
                  "decoder_box_weight", "layout_channels", "layout_guesses", "place_width", "place_weight",
                  "place_batch", "place_steps", "layout_as_pipeline", "place_context", "layout_keyframes",
                  "place_clauses", "layout_sequences"):
-        if getattr(args, name):
+        if getattr(args, name) is not None:  # None: left out, as the recipe has it
             setattr(cfg, name, getattr(args, name))
     for pair in args.draw_weight:
         kind, _, weight = pair.partition("=")
@@ -993,6 +1032,10 @@ def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, Train
             parser.error(f"--draw-weight takes KIND=NUMBER, e.g. sequence=3, not {pair!r}")
     if args.restarts:
         cfg.restarts = tuple(int(step) for step in args.restarts.split(","))
+    if recipe:
+        changed = [name for name, value in asdict(cfg).items() if before[name] != value]
+        log(f"the recipe of {args.resume_from or args.init_from or args.run}, "
+            + (f"changed: {', '.join(changed)}" if changed else "unchanged"))
     return args, cfg
 
 

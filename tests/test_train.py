@@ -5,7 +5,7 @@ network by the modules that shorten the path from given frames to new ones."""
 import itertools
 import json
 import random
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
@@ -329,7 +329,7 @@ def test_draw_weights_draw_a_kind_that_much_more_often():
         clip_weights(TrainConfig(pool_clips=600, draw_weights={"sequense": 3.0}), kinds)
 
 
-def test_the_command_line_sets_the_recipe_of_the_shipped_weights():
+def test_the_command_line_sets_the_recipe_of_the_shipped_weights(tmp_path):
     # the options of docs/TRAINING.md's GPU stage end in the config every step reads
     args, cfg = parse_args(["--pool-clips", "12000", "--draw-weight", "sequence=3", "--temporal-attention",
                             "--carry-condition", "--clause-attention", "--restarts", "28000,31100",
@@ -345,7 +345,7 @@ def test_the_command_line_sets_the_recipe_of_the_shipped_weights():
     assert cfg.decoder_box_weight == 4.0 and cfg.decoder_text and cfg.decoder_cells and cfg.decoder_cell_levels == 4
     assert cfg.draw_weights == {"sequence": 3.0} and cfg.restarts == (28000, 31100)
     assert cfg.temporal_attention and cfg.carry_condition and cfg.clause_attention and args.device == "cuda"
-    defaults = parse_args([])[1]
+    defaults = parse_args(["--run", str(tmp_path / "new")])[1]  # a new run: the defaults
     assert (defaults.batch, defaults.threads, defaults.steps) == (8, 2, 14000)  # the CPU recipe, unchanged
     assert (defaults.refresh, defaults.clause_film) == (0, False)
     assert (defaults.latent_channels, defaults.ae_steps, defaults.ae_edge_weight) == (8, 3000, 0.0)
@@ -353,6 +353,24 @@ def test_the_command_line_sets_the_recipe_of_the_shipped_weights():
     assert defaults.decoder_jitter == defaults.decoder_box_weight == 0.0
     with pytest.raises(SystemExit):
         parse_args(["--draw-weight", "sequence"])
+
+
+def test_a_resumed_run_goes_on_with_the_recipe_its_weights_were_trained_with(tmp_path):
+    # session 32 resumed a stage with its options but one, and its export lost pixel art's snapped cells:
+    # the checkpoint keeps the recipe, and the command line names only what changes
+    cfg = replace(toy_config(steps=2), box_weight=2.0, temporal_attention=True, draw_weights={"sequence": 3.0})
+    train(cfg, tmp_path / "run", tmp_path / "out")
+    resumed = parse_args(["--run", str(tmp_path / "run"), "--steps", "4", "--box-weight", "0"])[1]
+    machine = TrainConfig().threads  # the threads are this machine's, not the recipe's
+    assert resumed == replace(cfg, steps=4, box_weight=0.0, threads=machine)
+    # so does an exported pipeline's training.json, the shipped one's too
+    shipped = json.loads((PROJECT_ROOT / "assets/sora-tiny/training.json").read_text())["config"]
+    started = parse_args(["--run", str(tmp_path / "new"), "--init-from", str(PROJECT_ROOT / "assets/sora-tiny")])[1]
+    assert asdict(started) == {**shipped, "restarts": tuple(shipped["restarts"]), "threads": machine}
+    # a checkpoint from before checkpoints kept it: the command line is the whole recipe, as it was
+    old = parse_args(["--run", str(tmp_path / "new"), "--resume-from",
+                      str(PROJECT_ROOT / "train_state/sora-tiny-step43000.pt"), "--steps", "46000"])[1]
+    assert old == replace(TrainConfig(), steps=46000)
 
 
 def test_a_checkpoint_trains_on_a_bigger_pool_with_weighted_draws(uninterrupted, tmp_path):
