@@ -32,7 +32,7 @@ import random
 import shutil
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field, fields, replace
 from functools import partial
 from pathlib import Path
@@ -117,6 +117,9 @@ class TrainConfig:
     # and on the latents inside the things' boxes (the world's truth): a still clip, a relation or a
     # count at rest, has no motion to weight, and its things are a tenth of the frame (0: none)
     box_weight: float = 0.0
+    # the kinds of clip it weights (empty: every kind): a whole cycle of it lifted sequences and cost
+    # interaction and relation (docs/TRAINING.md, session 33)
+    box_kinds: tuple[str, ...] = ()
     # The U-Net's layout (TinyVideoUNet's layout_channels; 0: none): it trains on the world's truth of
     # where each named thing is, painted as a map, given to all but `layout_dropout` of the clips with no
     # given frames and a caption (the pipeline paints it in text-to-video alone)
@@ -489,12 +492,17 @@ def sample_condition(batch: int, frames: int, gen: torch.Generator) -> torch.Ten
     return mask
 
 
+def check_kinds(kinds: Iterable[str]) -> None:
+    """Refuses a misspelt kind of scene, which would otherwise be weighted as nothing, silently."""
+    unknown = set(kinds) - set(KIND_WEIGHTS)
+    if unknown:
+        raise ValueError(f"no scene kind {sorted(unknown)}; the kinds are {list(KIND_WEIGHTS)}")
+
+
 def clip_weights(cfg: TrainConfig, kinds: list[str]) -> torch.Tensor | None:
     """How often each pool clip is drawn, from its kind's `draw_weights`; None when all are 1 (the
     pool's scenes are then not drawn again at all)."""
-    unknown = set(cfg.draw_weights) - set(KIND_WEIGHTS)
-    if unknown:
-        raise ValueError(f"no scene kind {sorted(unknown)}; the kinds are {list(KIND_WEIGHTS)}")
+    check_kinds(cfg.draw_weights)
     if not cfg.draw_weights:
         return None
     return torch.tensor([cfg.draw_weights.get(kind, 1.0) for kind in kinds])
@@ -512,6 +520,7 @@ class LatentPool:
         self.cfg, self.latents, self.captions = cfg, latents, captions
         scenes = pool_scenes(cfg)
         self.weights = clip_weights(cfg, [scene.kind for scene in scenes])
+        check_kinds(cfg.box_kinds)
         self.boxes = torch.from_numpy(np.stack([self._boxes(s) for s in scenes])) if cfg.box_weight else None
         self.places = self.named = self.two = None  # `place_targets`
         if cfg.layout_channels:
@@ -525,7 +534,8 @@ class LatentPool:
             self.advance(step)
 
     def _boxes(self, scene: Scene) -> np.ndarray:
-        return scene.box_mask(self.latents.shape[-1])
+        boxes = scene.box_mask(self.latents.shape[-1])
+        return boxes if not self.cfg.box_kinds or scene.kind in self.cfg.box_kinds else np.zeros_like(boxes)
 
     def made_by(self, step: int) -> int:
         return self.cfg.pool_clips + self.cfg.refresh * max(0, step - self.cfg.refresh_from)
@@ -782,7 +792,8 @@ def saved_recipe(run: Path, resume_from: Path | None, init_from: Path | None) ->
         return None
     known = {f.name for f in fields(TrainConfig)} - set(MACHINE_FIELDS)
     recipe = {k: v for k, v in config.items() if k in known}
-    recipe["restarts"] = tuple(recipe.get("restarts", ()))  # a list once it has been through JSON
+    for name in ("restarts", "box_kinds"):  # lists once they have been through JSON
+        recipe[name] = tuple(recipe.get(name, ()))
     return recipe
 
 
@@ -969,6 +980,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, Train
     parser.add_argument("--clause-film", action="store_true", default=None,
                         help="each frame's FiLM weighs the clauses too")
     parser.add_argument("--box-weight", type=float, help="extra loss weight inside the things' boxes, e.g. 3")
+    parser.add_argument("--box-kinds", help="only in clips of these kinds, e.g. sequence,count (default: all)")
     parser.add_argument("--layout", type=int, metavar="CHANNELS", dest="layout_channels",
                         help="the U-Net reads where each named thing goes and takes it painted as a map, e.g. 8")
     parser.add_argument("--layout-as-pipeline", action="store_true", default=None,
@@ -1032,6 +1044,8 @@ def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, Train
             parser.error(f"--draw-weight takes KIND=NUMBER, e.g. sequence=3, not {pair!r}")
     if args.restarts:
         cfg.restarts = tuple(int(step) for step in args.restarts.split(","))
+    if args.box_kinds:
+        cfg.box_kinds = tuple(args.box_kinds.split(","))
     if recipe:
         changed = [name for name, value in asdict(cfg).items() if before[name] != value]
         log(f"the recipe of {args.resume_from or args.init_from or args.run}, "

@@ -366,7 +366,9 @@ def test_a_resumed_run_goes_on_with_the_recipe_its_weights_were_trained_with(tmp
     # so does an exported pipeline's training.json, the shipped one's too
     shipped = json.loads((PROJECT_ROOT / "assets/sora-tiny/training.json").read_text())["config"]
     started = parse_args(["--run", str(tmp_path / "new"), "--init-from", str(PROJECT_ROOT / "assets/sora-tiny")])[1]
-    assert asdict(started) == {**shipped, "restarts": tuple(shipped["restarts"]), "threads": machine}
+    # (an option newer than the recipe takes its default)
+    assert asdict(started) == {**asdict(TrainConfig()), **shipped, "restarts": tuple(shipped["restarts"]),
+                               "threads": machine}
     # a checkpoint from before checkpoints kept it: the command line is the whole recipe, as it was
     old = parse_args(["--run", str(tmp_path / "new"), "--resume-from",
                       str(PROJECT_ROOT / "train_state/sora-tiny-step43000.pt"), "--steps", "46000"])[1]
@@ -396,6 +398,22 @@ def test_attention_is_the_modules_own_with_its_weights():
     expected = cross_attn(x, text, text, key_padding_mask=~keep)[0]
     assert torch.allclose(attend(cross_attn, x, text, keep), expected, atol=1e-5)
     assert not torch.allclose(attend(cross_attn, x, text), expected, atol=1e-3)  # the mask matters
+
+
+def test_the_box_weight_can_be_kept_to_some_kinds_of_clip():
+    cfg = TrainConfig(pool_clips=40, box_weight=3.0, box_kinds=("sequence", "count"))
+    scenes = pool_scenes(cfg)
+    pool = LatentPool(cfg, torch.zeros(40, 8, 16, 16, 16), [s.caption for s in scenes], None, step=0, device="cpu")
+    weighted = [bool(pool.boxes[i].any()) for i in range(40)]
+    assert weighted == [scene.kind in ("sequence", "count") for scene in scenes]
+    assert {scene.kind for scene in scenes} - {"sequence", "count"}  # the others are there, and left out
+    for i, scene in enumerate(scenes):
+        if weighted[i]:
+            assert torch.equal(pool.boxes[i], torch.from_numpy(scene.box_mask(16)))
+    assert parse_args(["--run", "none", "--box-weight", "3", "--box-kinds", "sequence,count"])[1].box_kinds == (
+        "sequence", "count")
+    with pytest.raises(ValueError, match="sequense"):
+        LatentPool(replace(cfg, box_kinds=("sequense",)), torch.zeros(40, 8, 16, 16, 16), [], None, 0, "cpu")
 
 
 @torch.no_grad()
