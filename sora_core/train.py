@@ -791,10 +791,9 @@ def saved_recipe(run: Path, resume_from: Path | None, init_from: Path | None) ->
     if config is None:
         return None
     known = {f.name for f in fields(TrainConfig)} - set(MACHINE_FIELDS)
-    recipe = {k: v for k, v in config.items() if k in known}
-    for name in ("restarts", "box_kinds"):  # lists once they have been through JSON
-        recipe[name] = tuple(recipe.get(name, ()))
-    return recipe
+    # the tuples (restarts, box_kinds) are lists once they have been through JSON; a field the recipe
+    # predates keeps its default
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in config.items() if k in known}
 
 
 def train(cfg: TrainConfig, run: Path, out: Path, resume_from: Path | None = None,
@@ -1048,7 +1047,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, Train
         cfg.box_kinds = tuple(args.box_kinds.split(","))
     if recipe:
         changed = [name for name, value in asdict(cfg).items() if before[name] != value]
-        log(f"the recipe of {args.resume_from or args.init_from or args.run}, "
+        log(f"the recipe of {checkpoint_to_resume(args.run, args.resume_from) or args.init_from}, "
             + (f"changed: {', '.join(changed)}" if changed else "unchanged"))
     return args, cfg
 
