@@ -19,7 +19,7 @@ The U-Net and text encoder are exported with their EMA weights to `--out` at eve
 A checkpoint is small (~35 MB); `--resume-from` takes one from elsewhere (e.g. a committed one).
 A checkpoint keeps the recipe it was trained with (as `--init-from`'s training.json does), and a run
 that resumes goes on with it: the command line names only what changes (`--steps 49000`; a switch
-the recipe has stays on).
+the recipe has stays on, `--no-place-context` turns one off).
 """
 
 import argparse
@@ -971,27 +971,28 @@ def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, Train
     parser.add_argument("--refresh-from", type=int, help="the step the pool starts refreshing at")
     parser.add_argument("--draw-weight", action="append", default=[], metavar="KIND=W",
                         help="draw clips of a kind W times as often, e.g. sequence=3 (repeatable)")
-    parser.add_argument("--temporal-attention", action="store_true", default=None, help="attention along time at 16x16")
-    parser.add_argument("--carry-condition", action="store_true", default=None,
+    parser.add_argument("--temporal-attention", action=argparse.BooleanOptionalAction,
+                        help="attention along time at 16x16")
+    parser.add_argument("--carry-condition", action=argparse.BooleanOptionalAction,
                         help="repeat the last given frame forward")
-    parser.add_argument("--clause-attention", action="store_true", default=None,
+    parser.add_argument("--clause-attention", action=argparse.BooleanOptionalAction,
                         help="each frame weighs the prompt's clauses")
-    parser.add_argument("--clause-film", action="store_true", default=None,
+    parser.add_argument("--clause-film", action=argparse.BooleanOptionalAction,
                         help="each frame's FiLM weighs the clauses too")
     parser.add_argument("--box-weight", type=float, help="extra loss weight inside the things' boxes, e.g. 3")
-    parser.add_argument("--box-kinds", help="only in clips of these kinds, e.g. sequence,count (default: all)")
+    parser.add_argument("--box-kinds", help="only in clips of these kinds, e.g. sequence,count (default, or '': all)")
     parser.add_argument("--layout", type=int, metavar="CHANNELS", dest="layout_channels",
                         help="the U-Net reads where each named thing goes and takes it painted as a map, e.g. 8")
-    parser.add_argument("--layout-as-pipeline", action="store_true", default=None,
+    parser.add_argument("--layout-as-pipeline", action=argparse.BooleanOptionalAction,
                         help="paint the truth's map only where the pipeline paints one (no sequences)")
     parser.add_argument("--layout-guesses", type=int, help="layouts the head reads, one drawn per clip, e.g. 4")
     parser.add_argument("--place-width", type=int, help="the layout head's hidden width, e.g. 256 (default: linear)")
-    parser.add_argument("--place-context", action="store_true", default=None,
+    parser.add_argument("--place-context", action=argparse.BooleanOptionalAction,
                         help="the layout head reads each word beside the whole sentence")
     parser.add_argument("--layout-keyframes", type=int, help="frames the layout's places are read at (default 4)")
-    parser.add_argument("--place-clauses", action="store_true", default=None,
+    parser.add_argument("--place-clauses", action=argparse.BooleanOptionalAction,
                         help="the layout head reads each clause's mean too")
-    parser.add_argument("--layout-sequences", action="store_true", default=None,
+    parser.add_argument("--layout-sequences", action=argparse.BooleanOptionalAction,
                         help="paint the layout for sequences too (with --layout-keyframes 16)")
     parser.add_argument("--place-weight", type=float,
                         help="weight of the loss on the layout's head reading the places from the text (default 1)")
@@ -1006,8 +1007,9 @@ def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, Train
                         help="train the decoder alone on, to this many steps in all (sharper styles)")
     parser.add_argument("--texture-weight", type=float, help="the tune's loss's weight on each 4x4 block's spread")
     parser.add_argument("--decoder-jitter", type=float, help="the most noise on the tune's latents, e.g. 0.5")
-    parser.add_argument("--decoder-text", action="store_true", default=None, help="the tuned decoder hears the prompt")
-    parser.add_argument("--decoder-cells", action="store_true", default=None,
+    parser.add_argument("--decoder-text", action=argparse.BooleanOptionalAction,
+                        help="the tuned decoder hears the prompt")
+    parser.add_argument("--decoder-cells", action=argparse.BooleanOptionalAction,
                         help="and paints each latent cell flat where the prompt opens its gate (pixel art)")
     parser.add_argument("--cell-levels", type=int, dest="decoder_cell_levels",
                         help="the cells' colours snapped to this many levels per channel (pixel art: 4)")
@@ -1043,8 +1045,8 @@ def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, Train
             parser.error(f"--draw-weight takes KIND=NUMBER, e.g. sequence=3, not {pair!r}")
     if args.restarts:
         cfg.restarts = tuple(int(step) for step in args.restarts.split(","))
-    if args.box_kinds:
-        cfg.box_kinds = tuple(args.box_kinds.split(","))
+    if args.box_kinds is not None:  # "" clears it: the weight in every kind's clips
+        cfg.box_kinds = tuple(kind for kind in args.box_kinds.split(",") if kind)
     if recipe:
         changed = [name for name, value in asdict(cfg).items() if before[name] != value]
         log(f"the recipe of {checkpoint_to_resume(args.run, args.resume_from) or args.init_from}, "

@@ -359,11 +359,15 @@ def test_the_command_line_sets_the_recipe_of_the_shipped_weights(tmp_path):
 def test_a_resumed_run_goes_on_with_the_recipe_its_weights_were_trained_with(tmp_path):
     # session 32 resumed a stage with its options but one, and its export lost pixel art's snapped cells:
     # the checkpoint keeps the recipe, and the command line names only what changes
-    cfg = replace(toy_config(steps=2), box_weight=2.0, temporal_attention=True, draw_weights={"sequence": 3.0})
+    cfg = replace(toy_config(steps=2), box_weight=2.0, box_kinds=("sequence",), temporal_attention=True,
+                  place_context=True, draw_weights={"sequence": 3.0})
     train(cfg, tmp_path / "run", tmp_path / "out")
     resumed = parse_args(["--run", str(tmp_path / "run"), "--steps", "4", "--box-weight", "0"])[1]
     machine = TrainConfig().threads  # the threads are this machine's, not the recipe's
     assert resumed == replace(cfg, steps=4, box_weight=0.0, threads=machine)
+    # a switch the recipe has on turns off by its --no- form, and an empty --box-kinds weighs every kind
+    turned = parse_args(["--run", str(tmp_path / "run"), "--no-place-context", "--box-kinds", ""])[1]
+    assert turned == replace(cfg, place_context=False, box_kinds=(), threads=machine)
     # so does an exported pipeline's training.json, the shipped one's too
     shipped = json.loads((PROJECT_ROOT / "assets/sora-tiny/training.json").read_text())["config"]
     started = parse_args(["--run", str(tmp_path / "new"), "--init-from", str(PROJECT_ROOT / "assets/sora-tiny")])[1]
