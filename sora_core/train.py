@@ -16,7 +16,8 @@ Three stages, all seeded, all resumable from `--run`:
 `--tune-places N` fits the layout's head afresh and alone for N steps on the trained text encoder,
 frozen (after stage 3).
 The U-Net and text encoder are exported with their EMA weights to `--out` at every checkpoint.
-A checkpoint is small (~35 MB); `--resume-from` takes one from elsewhere (e.g. a committed one).
+A checkpoint is small (about 45 MB, 23 without the optimiser's moments, as the committed ones are
+kept); `--resume-from` takes one from elsewhere (e.g. a committed one).
 A checkpoint keeps the recipe it was trained with (as `--init-from`'s training.json does), and a run
 that resumes goes on with it: the command line names only what changes (`--steps 49000`; a switch
 the recipe has stays on, `--no-place-context` turns one off).
@@ -783,7 +784,8 @@ def saved_recipe(run: Path, resume_from: Path | None, init_from: Path | None) ->
     made before checkpoints kept it (session 33), whose recipe the command line must give whole."""
     resume = checkpoint_to_resume(run, resume_from)
     if resume:
-        config = torch.load(resume, weights_only=False, map_location="cpu").get("config")
+        # mmap: only the recipe is read here, not the weights (train() loads them)
+        config = torch.load(resume, weights_only=False, map_location="cpu", mmap=True).get("config")
     elif init_from:
         config = json.loads((init_from / "training.json").read_text())["config"]
     else:
@@ -1027,16 +1029,11 @@ def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, Train
     recipe = saved_recipe(args.run, args.resume_from, args.init_from)
     cfg = TrainConfig(**recipe) if recipe else TrainConfig()
     before = asdict(cfg)  # a copy: the recipe the weights were trained with, or the defaults
-    for name in ("steps", "pool_clips", "batch", "threads", "refresh", "refresh_from", "decoder_steps",
-                 "texture_weight", "decoder_jitter", "latent_channels", "ae_steps", "ae_edge_weight",
-                 "ae_texture_weight", "decoder_text", "decoder_cells", "decoder_cell_levels", "box_weight",
-                 "decoder_remade", "decoder_restyled", "temporal_attention", "carry_condition",
-                 "clause_attention", "clause_film",
-                 "decoder_box_weight", "layout_channels", "layout_guesses", "place_width", "place_weight",
-                 "place_batch", "place_steps", "layout_as_pipeline", "place_context", "layout_keyframes",
-                 "place_clauses", "layout_sequences"):
-        if getattr(args, name) is not None:  # None: left out, as the recipe has it
-            setattr(cfg, name, getattr(args, name))
+    # an option named as the config's field sets it as given; restarts and box_kinds come as text (below)
+    given_as_is = {f.name for f in fields(TrainConfig)} - {"restarts", "box_kinds"}
+    for name, value in vars(args).items():
+        if name in given_as_is and value is not None:  # None: left out, as the recipe has it
+            setattr(cfg, name, value)
     for pair in args.draw_weight:
         kind, _, weight = pair.partition("=")
         try:
