@@ -4,10 +4,11 @@ import random
 import sys
 from dataclasses import replace
 
+import numpy as np
 from PIL import Image
 
 from bench import layout_oracle
-from bench.objects import kind_read
+from bench.objects import asked_and_read
 from bench.relations import things_and_side
 from bench.sequences import halves_right
 from bench.things import drawn
@@ -73,11 +74,16 @@ def test_things_tells_a_thing_too_many_from_as_many_as_asked():
     assert drawn(render(replace(relation, things=relation.things[:1]), seed=0), relation) == "fewer"
 
 
-def test_objects_reads_the_kind_the_clip_draws_not_the_one_its_caption_names():
-    scene = held_out_scenes(random.Random(5), 1, lambda s: s.kind == "single" and s.facts["object"] == "star")[0]
-    assert kind_read(render(scene, seed=0), scene) == ("star", "star")
+def test_objects_reads_the_kind_and_motion_the_clip_draws_not_the_ones_its_caption_names():
+    scene = held_out_scenes(random.Random(5), 1, lambda s: s.kind == "single" and s.facts["object"] == "star"
+                            and s.facts["motion"] in ("left", "right"))[0]
+    assert asked_and_read(render(scene, seed=0), scene, "object") == ("star", "star")
     drawn_round = replace(scene, things=[replace(thing, kind="ball") for thing in scene.things])
-    assert kind_read(render(drawn_round, seed=0), scene) == ("star", "ball")
+    assert asked_and_read(render(drawn_round, seed=0), scene, "object") == ("star", "ball")
+    motion = scene.facts["motion"]
+    assert asked_and_read(render(scene, seed=0), scene, "motion") == (motion, motion)
+    held = [replace(thing, x=np.full_like(thing.x, thing.x[0])) for thing in scene.things]  # it never moves
+    assert asked_and_read(render(replace(scene, things=held), seed=0), scene, "motion") == (motion, "still")
 
 
 def test_layout_oracle_head_only_samples_each_prompt_once_with_the_heads_layout(monkeypatch, capsys):
