@@ -373,8 +373,10 @@ def test_a_resumed_run_goes_on_with_the_recipe_its_weights_were_trained_with(tmp
     started = parse_args(["--run", str(tmp_path / "new"), "--init-from", str(PROJECT_ROOT / "assets/sora-tiny")])[1]
     assert asdict(started) == {**shipped, "restarts": tuple(shipped["restarts"]), "box_kinds": (), "threads": machine}
     # a checkpoint from before checkpoints kept it: the command line is the whole recipe, as it was
-    old = parse_args(["--run", str(tmp_path / "new"), "--resume-from",
-                      str(PROJECT_ROOT / "train_state/sora-tiny-step43000.pt"), "--steps", "46000"])[1]
+    state = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=False)
+    del state["config"]
+    torch.save(state, tmp_path / "old.pt")
+    old = parse_args(["--run", str(tmp_path / "new"), "--resume-from", str(tmp_path / "old.pt"), "--steps", "46000"])[1]
     assert old == replace(TrainConfig(), steps=46000)
 
 
