@@ -301,10 +301,10 @@ def help_text(engine: Engine) -> str:
              "", "What to expect: colours and backgrounds nearly always come out right, and the sketch, "
              "cinematic, animation and realistic styles mostly, and pixel art nearly always. "
              "A single motion comes out right about nine times "
-             "in ten, two events in sequence (\"first ..., then ...\") about seven times in ten, and two "
+             "in ten, two events in sequence (\"first ..., then ...\") about four times in five, and two "
              "things collide, push or chase as asked about nine times in ten. It places two things where the prompt "
              "says (\"left of\", \"above\") nearly nine times in ten, and draws the wrong object about one "
-             "time in six. Scores on prompts it never saw: `docs/quality/quality.md`.",
+             "time in four. Scores on prompts it never saw: `docs/quality/quality.md`.",
              "", "**Vocabulary:** " + ", ".join(w for w in world_words() if w.isalpha()), "",
              "## Other models", "They download from the Hugging Face hub once and need a GPU:", ""]
     lines += [f"- `{name}`: {spec.label}" for name, spec in engine.models.items() if spec.needs_gpu]
