@@ -33,7 +33,8 @@ def asked_and_read(frames, scene: Scene, question: str) -> tuple[str, str]:
 
 
 def question_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--question", choices=["object", "colour", "motion"], default="object")
+    # what a single motion's clip is asked (the world's own list): a one-thing question
+    parser.add_argument("--question", choices=QUESTIONS["single"], default="object")
 
 
 def main() -> None:
